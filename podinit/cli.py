@@ -1,0 +1,43 @@
+"""The `podinit` command: a fast path for `podinit -- CMD`, click for the rest.
+
+`podinit -- CMD` and `podinit run -- CMD`, configured by the environment (the
+usual form in a container spec), never import click: the container starts as
+fast as a bare interpreter allows. Flags, --help, --version and the other
+commands go through click, built from the same option table.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, List, Mapping, Optional, Sequence
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--"]:
+        return run_command(args[1:], {})
+    if args[:2] == ["run", "--"]:
+        return run_command(args[2:], {})
+    from podinit import commands
+
+    return commands.dispatch(args)
+
+
+def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
+    """Resolve the configuration, then run `command`; returns the exit code."""
+    from podinit import exitcodes, log
+    from podinit.config import ConfigError, resolve
+
+    try:
+        config = resolve(flags, os.environ)
+    except ConfigError as error:
+        log.error(str(error))
+        return error.exit_code
+    log.configure(config.log_level, config.log_format)
+    if not command:
+        log.error("no command given; usage: podinit [OPTIONS] -- CMD [ARGS...]")
+        return exitcodes.USAGE
+    from podinit.run import run
+
+    return run(command, config)

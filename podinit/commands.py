@@ -1,0 +1,104 @@
+"""The click command line: `podinit [OPTIONS] -- CMD`, `podinit run`, and more.
+
+Everything after the first `--` is the workload's command, untouched; click
+parses only what comes before it. Every option comes from podinit.options,
+so flags, environment variables and TOML keys stay one set.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, List, Optional
+
+import click
+
+from podinit import __version__, exitcodes, log
+from podinit.cli import run_command
+from podinit.options import OPTIONS, describe
+
+USAGE = "podinit [OPTIONS] -- CMD [ARGS]..."
+
+
+def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one click option per entry of the option table."""
+    for option in reversed(OPTIONS):
+        if option.switch:
+            declaration = f"{option.flag}/--no-{option.flag[2:]}"
+            decorate = click.option(
+                declaration, option.name, default=None, help=describe(option)
+            )
+        else:
+            decorate = click.option(
+                option.flag,
+                option.name,
+                default=None,
+                metavar=option.metavar,
+                help=describe(option),
+            )
+        function = decorate(function)
+    return function
+
+
+class _Podinit(click.Group):
+    """A group whose usage line shows `-- CMD`, and which says how to run a program."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("podinit", "[OPTIONS] -- CMD [ARGS]...\n       podinit COMMAND [ARGS]...")
+
+    def resolve_command(self, ctx: click.Context, args: List[str]) -> Any:
+        if args and args[0] not in self.commands:
+            raise click.UsageError(
+                f"unknown command {args[0]!r}; to run a program, put it after --: "
+                f"podinit [OPTIONS] -- {' '.join(args)}"
+            )
+        return super().resolve_command(ctx, args)
+
+
+@click.group(
+    cls=_Podinit,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="podinit", message="%(prog)s %(version)s")
+@_run_options
+@click.pass_context
+def app(ctx: click.Context, **flags: Optional[str]) -> None:
+    """Run CMD as the container's init: forward signals to it, reap zombies,
+    stop what it leaves behind, and exit with its exit code (128+N if signal
+    N killed it).
+
+    Every option is also an environment variable and a key in the TOML file
+    (--config); a flag beats the environment, which beats the file.
+
+    Exit codes: the workload's own; 2 for a bad option (the workload is not
+    started); 126 if CMD cannot be executed; 127 if it is not found.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["flags"] = flags
+    if ctx.invoked_subcommand is None:
+        ctx.exit(run_command(ctx.obj.get("command") or [], flags))
+
+
+@app.command("run")
+@_run_options
+@click.pass_context
+def run(ctx: click.Context, **flags: Optional[str]) -> None:
+    """Run CMD (the same as `podinit [OPTIONS] -- CMD`)."""
+    merged: Dict[str, Any] = dict(ctx.obj.get("flags", {}))
+    merged.update({name: value for name, value in flags.items() if value is not None})
+    ctx.exit(run_command(ctx.obj.get("command") or [], merged))
+
+
+def dispatch(args: List[str]) -> int:
+    """Run the click command line on `args`; returns the exit code."""
+    command: Optional[List[str]] = None
+    if "--" in args:
+        split = args.index("--")
+        args, command = args[:split], args[split + 1 :]
+    try:
+        result = app.main(args, prog_name="podinit", standalone_mode=False, obj={"command": command})
+    except click.UsageError as error:
+        log.error(error.format_message())
+        return exitcodes.USAGE
+    except click.Abort:
+        return exitcodes.SIGNAL_BASE + 2
+    return result if isinstance(result, int) else 0

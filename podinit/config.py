@@ -1,0 +1,138 @@
+"""Resolve every option: flag, then environment, then TOML file, then default.
+
+Bad input stops here, before anything is started, with one line that names
+the flag, variable or key and the value it had.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from podinit import exitcodes
+from podinit.options import BY_ENV, BY_NAME, ENV_PREFIX, OPTIONS, Option
+
+MAX_FILE_BYTES = 1 << 20  # a config file is small; refuse to read a huge one
+
+
+class ConfigError(Exception):
+    """A user error in the configuration: one line, exit code 2."""
+
+    exit_code = exitcodes.USAGE
+
+
+class Config:
+    """The resolved options, as attributes named like the options."""
+
+    __slots__ = tuple(option.name for option in OPTIONS)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        for name, value in values.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        return f"Config({fields})"
+
+
+def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
+    """Build the Config; `flags` maps option names to what the command line gave."""
+    _reject_unknown_variables(environ)
+    file_values, file_path = _read_config_file(flags, environ)
+    resolved: Dict[str, Any] = {}
+    for option in OPTIONS:
+        raw, label = _pick(option, flags, environ, file_values, file_path)
+        if raw is None:
+            resolved[option.name] = option.default
+        elif isinstance(raw, bool) and option.switch:
+            resolved[option.name] = raw
+        else:
+            resolved[option.name] = _parse(option, str(raw), label)
+    return Config(resolved)
+
+
+def _pick(
+    option: Option,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    file_values: Mapping[str, Any],
+    file_path: Optional[str],
+) -> Tuple[Any, str]:
+    """The raw value with the highest precedence, and where it came from."""
+    if flags.get(option.name) is not None:
+        return flags[option.name], option.flag
+    if environ.get(option.env, "") != "":  # an empty variable counts as unset
+        return environ[option.env], option.env
+    if option.name in file_values:
+        return file_values[option.name], f"{file_path}: {option.name}"
+    return None, ""
+
+
+def _parse(option: Option, raw: str, label: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as error:
+        raise ConfigError(f"{label}={raw!r}: {error}") from None
+
+
+def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
+    """A misspelt PODINIT_ variable would silently do nothing: refuse it."""
+    for key in sorted(environ):
+        if key.startswith(ENV_PREFIX) and key not in BY_ENV:
+            known = ", ".join(sorted(BY_ENV))
+            raise ConfigError(f"{key} is not a podinit variable (known: {known})")
+
+
+def _read_config_file(
+    flags: Mapping[str, Any], environ: Mapping[str, str]
+) -> Tuple[Dict[str, Any], Optional[str]]:
+    option = BY_NAME["config"]
+    path, label = _pick(option, flags, environ, {}, None)
+    if path is None:
+        return {}, None
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"{label}={path!r}: cannot read: {error.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{label}={path!r}: larger than {MAX_FILE_BYTES} bytes")
+    table = _parse_toml(data, label, path)
+    values: Dict[str, Any] = {}
+    for key, value in table.items():
+        known = BY_NAME.get(key)
+        if known is None or not known.in_file:
+            names = ", ".join(o.name for o in OPTIONS if o.in_file)
+            raise ConfigError(f"{path}: unknown key {key!r} (known: {names})")
+        values[key] = _toml_to_text(value, f"{path}: {key}")
+    return values, path
+
+
+def _parse_toml(data: bytes, label: str, path: str) -> Dict[str, Any]:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:
+        import tomli as tomllib
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"{label}={path!r}: not valid TOML: {reason}") from None
+
+
+def _toml_to_text(value: Any, label: str) -> Any:
+    """Give TOML's typed values the text form the option parsers read."""
+    if isinstance(value, (bool, str)):
+        return value if isinstance(value, str) else ("true" if value else "false")
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, dict) and all(isinstance(v, (str, int)) for v in value.values()):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    raise ConfigError(f"{label}={value!r}: not a value podinit understands")
+
+
+def from_environment(flags: Optional[Mapping[str, Any]] = None) -> Config:
+    return resolve(flags or {}, os.environ)

@@ -1,0 +1,39 @@
+"""The exit codes podinit itself uses, and how a workload's end becomes one.
+
+podinit's job is to make the container's exit code the workload's: its own
+code when it exits, 128+N when signal N killed it (what a shell reports).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict
+
+from podinit import values
+
+USAGE = 2  # bad flag, variable or config file: the workload was not started
+CANNOT_EXECUTE = 126  # the command exists but could not be executed
+NOT_FOUND = 127  # the command does not exist
+SIGNAL_BASE = 128  # a workload killed by signal N gives 128+N
+
+
+def from_wait_status(status: int) -> int:
+    """Turn a waitpid() status into the code a shell would report."""
+    if os.WIFSIGNALED(status):
+        return SIGNAL_BASE + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _code(text: str) -> int:
+    try:
+        code = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an exit code") from None
+    if not 0 <= code <= 255:
+        raise ValueError(f"{code} is not an exit code in 0..255")
+    return code
+
+
+def parse_map(text: str) -> Dict[int, int]:
+    """Parse an exit-code map such as "143:0,137:1"."""
+    return values.pairs(text, _code, _code)

@@ -1,0 +1,112 @@
+"""Every option podinit has, in one table.
+
+An option named `grace_period` is the flag `--grace-period`, the environment
+variable `PODINIT_GRACE_PERIOD` and the key `grace_period` in the TOML file;
+the command line, the environment reader, the file reader and `--help` are
+all generated from this table, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+from podinit import exitcodes, signals, values
+
+ENV_PREFIX = "PODINIT_"
+
+
+class Option(NamedTuple):
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    switch: bool = False  # an on/off flag: --name / --no-name
+    in_file: bool = True  # may be set in the TOML file
+    metavar: str = "TEXT"
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+OPTIONS = (
+    Option(
+        "config",
+        str,
+        None,
+        "TOML file with more options (keys are the option names).",
+        in_file=False,
+        metavar="PATH",
+    ),
+    Option(
+        "grace_period",
+        values.seconds,
+        None,
+        "Seconds between forwarding TERM, INT or QUIT and sending SIGKILL to a "
+        "workload still alive. Unset: never escalate; the runtime's own grace "
+        "period (terminationGracePeriodSeconds) decides.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "leftover_grace",
+        values.seconds,
+        5.0,
+        "Seconds that processes the workload left behind get between SIGTERM "
+        "and SIGKILL after it exits.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "kill_group",
+        values.boolean,
+        False,
+        "Forward signals to the workload's whole process group, not only to it.",
+        switch=True,
+    ),
+    Option(
+        "signal_rewrite",
+        signals.parse_rewrite,
+        {},
+        "Rewrite signals on the way through, e.g. TERM:QUIT; 0 drops a signal.",
+        metavar="FROM:TO,...",
+    ),
+    Option(
+        "exit_code_map",
+        exitcodes.parse_map,
+        {},
+        "Rewrite the workload's exit code on the way out, e.g. 143:0,137:1.",
+        metavar="FROM:TO,...",
+    ),
+    Option(
+        "log_format",
+        values.choice("console", "json"),
+        "console",
+        "How podinit's own lines on stderr look: console or json.",
+        metavar="FORMAT",
+    ),
+    Option(
+        "log_level",
+        values.choice("debug", "info", "warning", "error"),
+        "warning",
+        "The least severe of podinit's own lines to print.",
+        metavar="LEVEL",
+    ),
+)
+
+BY_NAME = {option.name: option for option in OPTIONS}
+BY_ENV = {option.env: option for option in OPTIONS}
+
+
+def describe(option: Option) -> str:
+    """The option's help with where else it can be set and its default."""
+    default = "unset" if option.default in (None, {}) else option.default
+    if isinstance(default, bool):
+        default = "on" if default else "off"
+    return f"{option.help} [env: {option.env}; default: {default}]"
+
+
+def lookup(name: str) -> Optional[Option]:
+    return BY_NAME.get(name)

@@ -1,0 +1,79 @@
+"""Reap every child podinit has, and find the processes left behind.
+
+As PID 1 the kernel re-parents every orphan of the container to podinit; as
+an ordinary process podinit asks for the same with PR_SET_CHILD_SUBREAPER.
+Either way each exited child stays a zombie until podinit waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, List, NamedTuple, Optional
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+class Reaped(NamedTuple):
+    workload_status: Optional[int]  # the workload's wait status, once it ended
+    children_left: bool  # whether any child (exited or not) is still ours
+    count: int  # how many children were reaped by this call
+
+
+def become_subreaper() -> bool:
+    """Make orphans of our descendants our children, as they are for PID 1."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def reap(workload: int) -> Reaped:
+    """Wait for every child that has exited, without blocking."""
+    status: Optional[int] = None
+    count = 0
+    while True:
+        try:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return Reaped(status, False, count)
+        if pid == 0:
+            return Reaped(status, True, count)
+        count += 1
+        if pid == workload:
+            status = wait_status
+
+
+def descendants(root: int) -> List[int]:
+    """Live processes below `root`, parents before children, read from /proc."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue  # it exited while we looked
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if fields[0] == b"Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: List[int] = []
+    queue = list(children.get(root, ()))
+    while queue:
+        pid = queue.pop(0)
+        found.append(pid)
+        queue.extend(children.get(pid, ()))
+    return found
+
+
+def signal_all(pids: List[int], signum: int) -> List[int]:
+    """Send `signum` to each pid; returns those that still existed."""
+    reached = []
+    for pid in pids:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            continue
+        reached.append(pid)
+    return reached

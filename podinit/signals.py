@@ -1,0 +1,111 @@
+"""Which signals podinit takes over, their names, and the wait for the next one.
+
+Like tini, podinit blocks every signal it handles and takes them one at a
+time with sigtimedwait(): no handler runs at an arbitrary moment, nothing is
+lost between two checks, and a signal that arrives before the workload exists
+stays pending until it can be forwarded. Blocked signals are also the ones a
+kernel delivers to a PID 1 that installed no handler.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Dict, Iterable, Optional, Set
+
+# Raised by a faulting thread against itself: forwarding them makes no sense
+# and blocking them would hide a crash of podinit (the same set as tini's).
+SYNCHRONOUS = {
+    signal.SIGSEGV,
+    signal.SIGBUS,
+    signal.SIGFPE,
+    signal.SIGILL,
+    signal.SIGTRAP,
+    signal.SIGABRT,
+    signal.SIGSYS,
+}
+UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
+
+# Forwarding one of these starts the grace period (when one is set).
+TERMINATING = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
+# A terminal's stop requests: forwarded, then podinit stops itself too so the
+# shell that started it sees the job stopped (dumb-init's behaviour).
+TTY_STOPS = {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
+
+FORWARDED: Set[int] = {
+    int(s) for s in signal.valid_signals()
+} - {int(s) for s in SYNCHRONOUS | UNCATCHABLE} - {int(signal.SIGCHLD)}
+HANDLED: Set[int] = FORWARDED | {int(signal.SIGCHLD)}
+
+
+def block() -> Set[int]:
+    """Block every handled signal; returns the mask to give the workload."""
+    return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)}
+
+
+def unblock(mask: Iterable[int]) -> None:
+    """Put back a mask returned by block() (done in the child before exec)."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def next_signal(timeout: Optional[float]) -> Optional[int]:
+    """Wait for the next handled signal; None when `timeout` runs out first."""
+    if timeout is None:
+        return signal.sigwaitinfo(HANDLED).si_signo
+    info = signal.sigtimedwait(HANDLED, max(timeout, 0.0))
+    return None if info is None else info.si_signo
+
+
+def drain(signums: Iterable[int]) -> None:
+    """Discard pending instances of `signums` without waiting."""
+    wanted = set(signums)
+    while signal.sigtimedwait(wanted, 0) is not None:
+        pass
+
+
+def name(signum: int) -> str:
+    """SIGTERM for 15, SIGRTMIN+3 for a real-time signal."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        if signal.SIGRTMIN <= signum <= signal.SIGRTMAX:
+            return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+        return str(signum)
+
+
+def parse(text: str, *, allow_zero: bool = False) -> int:
+    """Read a signal as TERM, SIGTERM, term, 15, RTMIN+2 or RTMAX-1."""
+    word = text.strip().upper()
+    if word.isdigit():
+        signum = int(word)
+        if signum == 0 and allow_zero:
+            return 0
+        if signum in FORWARDED or signum in UNCATCHABLE:
+            return signum
+        raise ValueError(f"{text!r} is not a signal that can be sent")
+    if not word.startswith("SIG"):
+        word = "SIG" + word
+    for base, sign in (("SIGRTMIN", 1), ("SIGRTMAX", -1)):
+        if word.startswith(base) and word != base:
+            offset = word[len(base):]
+            if offset[:1] in "+-" and offset[1:].isdigit():
+                signum = int(getattr(signal, base)) + int(offset)
+                if signal.SIGRTMIN <= signum <= signal.SIGRTMAX:
+                    return signum
+            raise ValueError(f"{text!r} is not a real-time signal")
+    member = getattr(signal.Signals, word, None) if word.isidentifier() else None
+    if member is None or not isinstance(member, signal.Signals):
+        raise ValueError(f"{text!r} is not a signal name")
+    return int(member)
+
+
+def parse_rewrite(text: str) -> Dict[int, int]:
+    """Parse a rewrite map such as "TERM:QUIT,HUP:0" (0 drops the signal)."""
+    from podinit import values
+
+    def source(word: str) -> int:
+        signum = parse(word)
+        if signum not in FORWARDED:
+            raise ValueError(f"{word!r} is never forwarded, so cannot be rewritten")
+        return signum
+
+    return values.pairs(text, source, lambda word: parse(word, allow_zero=True))

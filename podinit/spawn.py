@@ -1,0 +1,95 @@
+"""Start the workload: fork, give it a clean process state, exec.
+
+The child gets its own session (so a group signal reaches exactly the
+workload and what it started), the terminal as its controlling terminal when
+stdin is one (so Ctrl-C goes straight to it, as with dumb-init), the signal
+mask podinit had before it blocked everything, and default dispositions for
+the signals Python itself ignores. If exec fails, the child sends errno back
+over a close-on-exec pipe, so podinit can say why and exit 126 or 127.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+from typing import Iterable, List, Sequence
+
+from podinit import exitcodes, signals
+
+
+class SpawnError(Exception):
+    """The command could not be started; `exit_code` is 126 or 127."""
+
+    def __init__(self, command: str, error: int) -> None:
+        self.exit_code = (
+            exitcodes.NOT_FOUND
+            if error in (errno.ENOENT, errno.ENOTDIR)
+            else exitcodes.CANNOT_EXECUTE
+        )
+        reason = "command not found" if error == errno.ENOENT else os.strerror(error)
+        super().__init__(f"cannot run {command!r}: {reason}")
+
+
+def detach_terminal() -> bool:
+    """Give up stdin's terminal so the workload's session can take it.
+
+    Returns whether stdin is a terminal. When podinit leads the session that
+    owns the terminal, letting go makes the kernel send SIGHUP and SIGCONT to
+    podinit's group; they are pending (blocked) and are discarded here rather
+    than forwarded to a workload that would die of the HUP.
+    """
+    if not os.isatty(0):
+        return False
+    import fcntl
+    import termios
+
+    try:
+        fcntl.ioctl(0, termios.TIOCNOTTY)
+    except OSError:
+        return True
+    if os.getsid(0) == os.getpid():
+        signals.drain((signal.SIGHUP, signal.SIGCONT))
+    return True
+
+
+def spawn(argv: Sequence[str], mask: Iterable[int], tty: bool) -> int:
+    """Fork and exec `argv`; returns the workload's pid or raises SpawnError."""
+    report_r, report_w = os.pipe()  # both ends are close-on-exec
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, reported over the pipe
+        code = 127
+        try:
+            os.close(report_r)
+            _prepare_child(list(mask), tty)
+            os.execvp(argv[0], list(argv))
+        except OSError as error:
+            os.write(report_w, str(error.errno or errno.EIO).encode())
+        except BaseException:
+            os.write(report_w, str(errno.EIO).encode())
+        finally:
+            os._exit(code)
+    os.close(report_w)
+    with os.fdopen(report_r, "rb") as report:
+        failure = report.read()
+    if failure:
+        os.waitpid(pid, 0)
+        raise SpawnError(argv[0], int(failure))
+    return pid
+
+
+def _prepare_child(mask: List[int], tty: bool) -> None:
+    os.setsid()
+    if tty:
+        import fcntl
+        import termios
+
+        try:
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        except OSError:
+            pass  # the terminal belongs to another session; podinit forwards
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)  # Python ignores these; exec keeps that
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signals.unblock(mask)

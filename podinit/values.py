@@ -1,0 +1,68 @@
+"""Parsers for option values given as text (flags, environment, TOML).
+
+Each parser takes the raw text and returns the value or raises ValueError
+with a short reason; the caller adds which flag or variable it came from.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def boolean(text: str) -> bool:
+    """Accept the spellings people put in environment variables."""
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError("must be one of 1, 0, true, false, yes, no, on, off")
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds: a finite number >= 0."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError("must be a number of seconds, e.g. 10 or 0.5") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError("must be a finite number of seconds >= 0")
+    return value
+
+
+def choice(*allowed: str) -> Callable[[str], str]:
+    """A parser that accepts one word out of `allowed`, case-insensitively."""
+
+    def parse(text: str) -> str:
+        word = text.strip().lower()
+        if word not in allowed:
+            raise ValueError("must be one of " + ", ".join(allowed))
+        return word
+
+    return parse
+
+
+def pairs(
+    text: str, key: Callable[[str], K], value: Callable[[str], V]
+) -> Dict[K, V]:
+    """Parse "a:b,c:d" into {a: b, c: d}; an empty text is an empty map."""
+    result: Dict[K, V] = {}
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        left, sep, right = item.partition(":")
+        if not sep or not left.strip() or not right.strip():
+            raise ValueError(f"{item!r} is not FROM:TO")
+        k = key(left.strip())
+        if k in result:
+            raise ValueError(f"{left.strip()!r} is given twice")
+        result[k] = value(right.strip())
+    return result

@@ -1,0 +1,156 @@
+"""A workload for the tests: it does one thing and reports what it saw.
+
+Reports are lines written to the file descriptor named by REPORT_FD (a pipe
+the test reads), so a test waits on an event, never on a sleep.
+Usage: workload.py MODE [ARGS...]; the modes are the functions below.
+"""
+
+import os
+import signal
+import sys
+import time
+
+CATCHABLE = sorted(
+    set(signal.valid_signals())
+    - {signal.SIGKILL, signal.SIGSTOP, signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL}
+)
+
+
+def report(line):
+    os.write(int(os.environ["REPORT_FD"]), (line + "\n").encode())
+
+
+def signame(signum):
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"SIGRTMIN+{signum - signal.SIGRTMIN}"
+
+
+def sleep_forever():
+    while True:
+        signal.pause()
+
+
+def record_signals(role, exit_on=None, react=None):
+    """Take signals one at a time (sigwaitinfo, lowest number first) and report each.
+
+    Synchronous on purpose: Python handlers can nest, so their reports could
+    come out of order. Exits 0 after reporting `exit_on`; `react` maps a
+    signal to a function called after it is reported.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
+    while True:
+        signum = signal.sigwaitinfo(CATCHABLE).si_signo
+        report(f"{role} {signame(signum)}")
+        if react and signum in react:
+            react[signum]()
+        if signum == exit_on:
+            os._exit(0)
+
+
+def exit_with(code):
+    sys.exit(int(code))
+
+
+def kill_self(name):
+    signum = signal.Signals["SIG" + name]
+    if signum != signal.SIGKILL:
+        signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    sleep_forever()
+
+
+def record(exit_on="TERM"):
+    """Record every catchable signal; exit 0 after recording `exit_on`."""
+    report(f"ready {os.getpid()} tty={int(os.isatty(0))}")
+    record_signals("workload", signal.Signals["SIG" + exit_on])
+
+
+def group():
+    """Record signals, with a child in the same process group doing the same.
+
+    On SIGUSR2 the workload sends its child SIGPWR itself; the child handles
+    pending signals lowest number first, so once it reports SIGPWR it has
+    reported any SIGUSR1 that reached it before.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)  # the child inherits it
+    child = os.fork()
+    if child == 0:
+        report("child-ready")
+        record_signals("child", signal.SIGTERM)
+    report("ready")
+    record_signals(
+        "workload", signal.SIGTERM, {signal.SIGUSR2: lambda: os.kill(child, signal.SIGPWR)}
+    )
+
+
+def ignore_term(exit_on_usr1="5"):
+    """Ignore SIGTERM; exit with the given code on SIGUSR1."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGUSR1, lambda s, f: os._exit(int(exit_on_usr1)))
+    report("ready")
+    sleep_forever()
+
+
+def orphans(count):
+    """Make `count` orphans that exit at once, then wait until all have exited."""
+    gone_r, gone_w = os.pipe()
+    for _ in range(int(count)):
+        pid = os.fork()
+        if pid == 0:
+            if os.fork() == 0:
+                os._exit(0)  # the orphan: holds gone_w until it exits
+            os._exit(0)
+        os.waitpid(pid, 0)
+    os.close(gone_w)
+    os.read(gone_r, 1)  # EOF once every orphan has exited
+    report("orphans-exited")
+    record("TERM")
+
+
+def orphan_parent():
+    """Make one orphan and report who its parent became."""
+    middle = os.fork()
+    if middle == 0:
+        middle = os.getpid()
+        if os.fork() == 0:
+            while os.getppid() == middle:
+                time.sleep(0.001)  # polls the kernel's answer, not a timing guess
+            report(f"orphan-parent {os.getppid()}")
+            os._exit(0)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    record("TERM")
+
+
+def leftover(code="0", behaviour="record"):
+    """Leave a process behind and exit with `code`.
+
+    behaviour=record: it reports SIGTERM and exits; ignore: it ignores SIGTERM.
+    """
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(ready_r)
+        if behaviour == "ignore":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        else:
+            signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
+        report(f"leftover {os.getpid()}")
+        os.close(ready_w)
+        if behaviour == "ignore":
+            sleep_forever()
+        record_signals("leftover", signal.SIGTERM)
+    os.close(ready_w)
+    os.read(ready_r, 1)  # EOF once the leftover has set itself up
+    sys.exit(int(code))
+
+
+def touch(path):
+    """Prove the workload ran: create `path`."""
+    open(path, "w").close()
+
+
+if __name__ == "__main__":
+    globals()[sys.argv[1].replace("-", "_")](*sys.argv[2:])
