@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, List, Mapping, Optional, Sequence
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any, List, Mapping, Optional, Sequence
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Mapping, Optional, Tuple
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import exitcodes
-from podinit.options import BY_ENV, BY_NAME, ENV_PREFIX, OPTIONS, Option
+from podinit.options import BY_ENV, BY_NAME, ENV_PREFIX, OPTIONS
+
+if TYPE_CHECKING:
+    from typing import Any, Dict, Mapping, Optional, Tuple
+
+    from podinit.options import Option
 
 MAX_FILE_BYTES = 1 << 20  # a config file is small; refuse to read a huge one
 

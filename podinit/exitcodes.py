@@ -7,9 +7,12 @@ code when it exits, 128+N when signal N killed it (what a shell reports).
 from __future__ import annotations
 
 import os
-from typing import Dict
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import values
+
+if TYPE_CHECKING:
+    from typing import Dict
 
 USAGE = 2  # bad flag, variable or config file: the workload was not started
 CANNOT_EXECUTE = 126  # the command exists but could not be executed

@@ -7,7 +7,10 @@ costs more than starting Python, so a quiet run (the default) never does.
 from __future__ import annotations
 
 import sys
-from typing import Any, Optional
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 

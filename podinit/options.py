@@ -8,21 +8,38 @@ all generated from this table, so they cannot drift apart.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import exitcodes, signals, values
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 ENV_PREFIX = "PODINIT_"
 
 
-class Option(NamedTuple):
-    name: str
-    parse: Callable[[str], Any]
-    default: Any
-    help: str
-    switch: bool = False  # an on/off flag: --name / --no-name
-    in_file: bool = True  # may be set in the TOML file
-    metavar: str = "TEXT"
+class Option:
+    """One option; `switch` makes it an on/off flag (--name / --no-name)."""
+
+    __slots__ = ("name", "parse", "default", "help", "switch", "in_file", "metavar")
+
+    def __init__(
+        self,
+        name: str,
+        parse: Callable[[str], Any],
+        default: Any,
+        help: str,
+        switch: bool = False,
+        in_file: bool = True,  # False: flag and environment only
+        metavar: str = "TEXT",
+    ) -> None:
+        self.name = name
+        self.parse = parse
+        self.default = default
+        self.help = help
+        self.switch = switch
+        self.in_file = in_file
+        self.metavar = metavar
 
     @property
     def flag(self) -> str:
@@ -106,7 +123,3 @@ def describe(option: Option) -> str:
     if isinstance(default, bool):
         default = "on" if default else "off"
     return f"{option.help} [env: {option.env}; default: {default}]"
-
-
-def lookup(name: str) -> Optional[Option]:
-    return BY_NAME.get(name)

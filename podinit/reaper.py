@@ -8,15 +8,23 @@ Either way each exited child stays a zombie until podinit waits for it.
 from __future__ import annotations
 
 import os
-from typing import Dict, List, NamedTuple, Optional
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 PR_SET_CHILD_SUBREAPER = 36
 
 
-class Reaped(NamedTuple):
-    workload_status: Optional[int]  # the workload's wait status, once it ended
-    children_left: bool  # whether any child (exited or not) is still ours
-    count: int  # how many children were reaped by this call
+class Reaped:
+    """What one reap() found."""
+
+    __slots__ = ("workload_status", "children_left", "count")
+
+    def __init__(self, workload_status: Optional[int], children_left: bool, count: int) -> None:
+        self.workload_status = workload_status  # the workload's wait status, once it ended
+        self.children_left = children_left  # whether any child (exited or not) is still ours
+        self.count = count  # how many children this call reaped
 
 
 def become_subreaper() -> bool:

@@ -7,10 +7,14 @@ configuration (already resolved) -> take over signals -> spawn -> supervise
 from __future__ import annotations
 
 import os
-from typing import Sequence
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import exitcodes, log, reaper, signals, spawn, supervise
-from podinit.config import Config
+
+if TYPE_CHECKING:
+    from typing import Sequence
+
+    from podinit.config import Config
 
 
 def run(command: Sequence[str], config: Config) -> int:

@@ -5,12 +5,20 @@ time with sigtimedwait(): no handler runs at an arbitrary moment, nothing is
 lost between two checks, and a signal that arrives before the workload exists
 stays pending until it can be forwarded. Blocked signals are also the ones a
 kernel delivers to a PID 1 that installed no handler.
+
+The hot path uses `_signal`, the C module under `signal`: the same functions
+and constants as plain ints. `signal` itself builds enums at import, which
+costs more than half of an interpreter's start; it is imported only to read
+or print a signal's name.
 """
 
 from __future__ import annotations
 
-import signal
-from typing import Dict, Iterable, Optional, Set
+import _signal as signal
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, Optional, Set
 
 # Raised by a faulting thread against itself: forwarding them makes no sense
 # and blocking them would hide a crash of podinit (the same set as tini's).
@@ -31,15 +39,13 @@ TERMINATING = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
 # shell that started it sees the job stopped (dumb-init's behaviour).
 TTY_STOPS = {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 
-FORWARDED: Set[int] = {
-    int(s) for s in signal.valid_signals()
-} - {int(s) for s in SYNCHRONOUS | UNCATCHABLE} - {int(signal.SIGCHLD)}
-HANDLED: Set[int] = FORWARDED | {int(signal.SIGCHLD)}
+FORWARDED = set(signal.valid_signals()) - SYNCHRONOUS - UNCATCHABLE - {signal.SIGCHLD}
+HANDLED = FORWARDED | {signal.SIGCHLD}
 
 
 def block() -> Set[int]:
     """Block every handled signal; returns the mask to give the workload."""
-    return {int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)}
+    return set(signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED))
 
 
 def unblock(mask: Iterable[int]) -> None:
@@ -64,6 +70,8 @@ def drain(signums: Iterable[int]) -> None:
 
 def name(signum: int) -> str:
     """SIGTERM for 15, SIGRTMIN+3 for a real-time signal."""
+    import signal
+
     try:
         return signal.Signals(signum).name
     except ValueError:
@@ -74,6 +82,8 @@ def name(signum: int) -> str:
 
 def parse(text: str, *, allow_zero: bool = False) -> int:
     """Read a signal as TERM, SIGTERM, term, 15, RTMIN+2 or RTMAX-1."""
+    import signal
+
     word = text.strip().upper()
     if word.isdigit():
         signum = int(word)

@@ -1,21 +1,26 @@
-"""Start the workload: fork, give it a clean process state, exec.
+"""Start the workload with a clean process state, in a session of its own.
 
 The child gets its own session (so a group signal reaches exactly the
-workload and what it started), the terminal as its controlling terminal when
-stdin is one (so Ctrl-C goes straight to it, as with dumb-init), the signal
-mask podinit had before it blocked everything, and default dispositions for
-the signals Python itself ignores. If exec fails, the child sends errno back
-over a close-on-exec pipe, so podinit can say why and exit 126 or 127.
+workload and what it started), the signal mask podinit had before it blocked
+everything, and default dispositions for the signals Python ignores (SIGPIPE,
+SIGXFSZ; exec keeps an ignored signal ignored). Without a terminal this is
+one posix_spawn() call, which also reports a failed exec as an errno. With
+one, podinit forks instead, because only code in the child can make the
+terminal its controlling terminal (so Ctrl-C goes straight to the workload,
+as with dumb-init); a failed exec sends errno back over a close-on-exec pipe.
 """
 
 from __future__ import annotations
 
+import _signal as signal  # see podinit.signals: the enum-free C module
 import errno
 import os
-import signal
-from typing import Iterable, List, Sequence
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import exitcodes, signals
+
+if TYPE_CHECKING:
+    from typing import Iterable, List, Sequence
 
 
 class SpawnError(Exception):
@@ -53,15 +58,30 @@ def detach_terminal() -> bool:
     return True
 
 
+PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
 def spawn(argv: Sequence[str], mask: Iterable[int], tty: bool) -> int:
-    """Fork and exec `argv`; returns the workload's pid or raises SpawnError."""
+    """Start `argv`; returns the workload's pid or raises SpawnError."""
+    if tty:
+        return _fork_exec(argv, mask)
+    try:
+        return os.posix_spawnp(
+            argv[0], list(argv), os.environ, setsid=True, setsigmask=list(mask),
+            setsigdef=PYTHON_IGNORES,
+        )
+    except OSError as error:
+        raise SpawnError(argv[0], error.errno or errno.EIO) from None
+
+
+def _fork_exec(argv: Sequence[str], mask: Iterable[int]) -> int:
     report_r, report_w = os.pipe()  # both ends are close-on-exec
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, reported over the pipe
         code = 127
         try:
             os.close(report_r)
-            _prepare_child(list(mask), tty)
+            _prepare_child(list(mask))
             os.execvp(argv[0], list(argv))
         except OSError as error:
             os.write(report_w, str(error.errno or errno.EIO).encode())
@@ -78,18 +98,15 @@ def spawn(argv: Sequence[str], mask: Iterable[int], tty: bool) -> int:
     return pid
 
 
-def _prepare_child(mask: List[int], tty: bool) -> None:
-    os.setsid()
-    if tty:
-        import fcntl
-        import termios
+def _prepare_child(mask: List[int]) -> None:
+    import fcntl
+    import termios
 
-        try:
-            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        except OSError:
-            pass  # the terminal belongs to another session; podinit forwards
-    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
-        signal.signal(signum, signal.SIG_DFL)  # Python ignores these; exec keeps that
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+    try:
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    except OSError:
+        pass  # the terminal belongs to another session; podinit forwards
+    for signum in PYTHON_IGNORES:
+        signal.signal(signum, signal.SIG_DFL)
     signals.unblock(mask)

@@ -9,13 +9,17 @@ left, at once when nothing was.
 
 from __future__ import annotations
 
+import _signal as signal  # see podinit.signals: the enum-free C module
 import os
-import signal
 import time
-from typing import Optional
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 from podinit import log, reaper, signals
-from podinit.config import Config
+
+if TYPE_CHECKING:
+    from typing import Optional
+
+    from podinit.config import Config
 
 # After SIGKILL a process in uninterruptible sleep may take a while to go;
 # podinit waits this long for it, then exits (as PID 1 the kernel kills the
@@ -58,11 +62,13 @@ def forward(workload: int, signum: int, config: Config) -> int:
     """Pass `signum` on (rewritten if asked); returns the signal sent, 0 if none."""
     sent = config.signal_rewrite.get(signum, signum)
     if sent == 0:
-        log.debug("signal dropped", signal=signals.name(signum))
+        if log.enabled("debug"):
+            log.debug("signal dropped", signal=signals.name(signum))
         return 0
     target = -workload if config.kill_group else workload
     _send(target, sent)
-    log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent), to=target)
+    if log.enabled("debug"):  # naming a signal imports the enum module
+        log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent), to=target)
     if sent in signals.TTY_STOPS and os.getpid() != 1:
         os.kill(os.getpid(), signal.SIGSTOP)  # stop with the job, as dumb-init does
     return sent

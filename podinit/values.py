@@ -6,11 +6,13 @@ with a short reason; the caller adds which flag or variable it came from.
 
 from __future__ import annotations
 
-import math
-from typing import Callable, Dict, TypeVar
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
-K = TypeVar("K")
-V = TypeVar("V")
+if TYPE_CHECKING:  # typing costs milliseconds at start-up; annotations only
+    from typing import Callable, Dict, TypeVar
+
+    K = TypeVar("K")
+    V = TypeVar("V")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -32,7 +34,7 @@ def seconds(text: str) -> float:
         value = float(text.strip())
     except ValueError:
         raise ValueError("must be a number of seconds, e.g. 10 or 0.5") from None
-    if not math.isfinite(value) or value < 0:
+    if value != value or value in (float("inf"), float("-inf")) or value < 0:
         raise ValueError("must be a finite number of seconds >= 0")
     return value
 
@@ -53,7 +55,7 @@ def pairs(
     text: str, key: Callable[[str], K], value: Callable[[str], V]
 ) -> Dict[K, V]:
     """Parse "a:b,c:d" into {a: b, c: d}; an empty text is an empty map."""
-    result: Dict[K, V] = {}
+    result: dict = {}
     for item in text.split(","):
         item = item.strip()
         if not item:

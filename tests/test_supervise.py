@@ -17,7 +17,7 @@ FORWARDED = [
     signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2,
     signal.SIGWINCH, signal.SIGALRM, signal.SIGCONT, signal.SIGPIPE, signal.SIGURG,
     signal.SIGVTALRM, signal.SIGPROF, signal.SIGIO, signal.SIGPWR, signal.SIGXCPU,
-    signal.SIGXFSZ, signal.SIGSTKFLT, signal.SIGRTMIN, signal.SIGRTMIN + 5,
+    signal.SIGXFSZ, signal.SIGRTMIN, signal.SIGRTMIN + 5,
     signal.SIGRTMAX, signal.SIGTERM,
 ]
 
@@ -197,3 +197,14 @@ def test_tstp_is_forwarded_then_podinit_stops_with_its_job(start):
     assert run.line() == "workload SIGCONT"
     run.send(signal.SIGTERM)
     assert run.finish() == 0
+
+
+def test_workload_starts_with_clean_signal_state(mode, start):
+    """Nothing blocked, SIGPIPE and SIGXFSZ not ignored (Python ignores both)."""
+    run = start(mode, ["--", "grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"])
+    assert run.finish() == 0
+    masks = dict(line.split(":\t") for line in run.stdout.decode().splitlines())
+    assert int(masks["SigBlk"], 16) == 0
+    ignored = int(masks["SigIgn"], 16)
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        assert not ignored & (1 << (signum - 1)), masks
