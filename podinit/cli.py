@@ -58,3 +58,23 @@ def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
     from podinit.run import run
 
     return run(command, config)
+
+
+def wait_command(flags: Mapping[str, Any]) -> int:
+    """`podinit wait`: the readiness wait alone; returns the exit code."""
+    from podinit import exitcodes, log, signals
+    from podinit.config import ConfigError, resolve
+
+    try:
+        config = resolve(flags, os.environ)
+    except ConfigError as error:
+        log.error(str(error))
+        return error.exit_code
+    log.configure(config.log_level, config.log_format)
+    if not config.wait:
+        log.error("no target given; usage: podinit wait TARGET...")
+        return exitcodes.USAGE
+    from podinit.run import wait_for_targets
+
+    signals.block()
+    return wait_for_targets(config, then="gave up") or 0

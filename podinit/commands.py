@@ -7,7 +7,7 @@ so flags, environment variables and TOML keys stay one set.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import click
 
@@ -18,9 +18,24 @@ from podinit.options import OPTIONS, describe
 USAGE = "podinit [OPTIONS] -- CMD [ARGS]..."
 
 
+# What `podinit wait` takes: the wait's own settings, not the supervisor's.
+WAIT_OPTIONS = {
+    "config", "wait_timeout", "wait_attempt_timeout", "wait_max_interval",
+    "wait_exit_code", "wait_on_timeout", "shared_dir", "log_format", "log_level",
+}
+
+
 def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """Add one click option per entry of the option table."""
-    for option in reversed(OPTIONS):
+    return _options(function, [option.name for option in OPTIONS])
+
+
+def _wait_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    return _options(function, [o.name for o in OPTIONS if o.name in WAIT_OPTIONS])
+
+
+def _options(function: Callable[..., Any], names: List[str]) -> Callable[..., Any]:
+    for option in reversed([o for o in OPTIONS if o.name in names]):
         if option.switch:
             declaration = f"{option.flag}/--no-{option.flag[2:]}"
             decorate = click.option(
@@ -32,6 +47,7 @@ def _run_options(function: Callable[..., Any]) -> Callable[..., Any]:
                 option.name,
                 default=None,
                 metavar=option.metavar,
+                multiple=option.multiple,
                 help=describe(option),
             )
         function = decorate(function)
@@ -84,8 +100,23 @@ def app(ctx: click.Context, **flags: Optional[str]) -> None:
 def run(ctx: click.Context, **flags: Optional[str]) -> None:
     """Run CMD (the same as `podinit [OPTIONS] -- CMD`)."""
     merged: Dict[str, Any] = dict(ctx.obj.get("flags", {}))
-    merged.update({name: value for name, value in flags.items() if value is not None})
+    merged.update({name: value for name, value in flags.items() if value not in (None, ())})
     ctx.exit(run_command(ctx.obj.get("command") or [], merged))
+
+
+@app.command("wait")
+@_wait_options
+@click.argument("targets", nargs=-1, metavar="TARGET...")
+def wait(targets: Tuple[str, ...], **flags: Optional[str]) -> None:
+    """Wait until every TARGET is ready and exit 0; on timeout exit with
+    --wait-exit-code (75 unless set). For an initContainer or a script step.
+
+    TARGET is tcp://HOST:PORT, http(s)://HOST:PORT/PATH, unix:///PATH,
+    file:///PATH, sidecar:NAME or exec:COMMAND (see podinit --help).
+    """
+    from podinit.cli import wait_command
+
+    raise click.exceptions.Exit(wait_command(dict(flags, wait=targets)))
 
 
 def dispatch(args: List[str]) -> int:

@@ -46,15 +46,30 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
     _reject_unknown_variables(environ)
     file_values, file_path = _read_config_file(flags, environ)
     resolved: Dict[str, Any] = {}
+    labels: Dict[str, str] = {}
     for option in OPTIONS:
         raw, label = _pick(option, flags, environ, file_values, file_path)
+        labels[option.name] = label or option.env
         if raw is None:
             resolved[option.name] = option.default
         elif isinstance(raw, bool) and option.switch:
             resolved[option.name] = raw
         else:
             resolved[option.name] = _parse(option, str(raw), label)
+    _check_together(resolved, labels)
     return Config(resolved)
+
+
+def _check_together(resolved: Dict[str, Any], labels: Dict[str, str]) -> None:
+    """Rules that involve more than one option."""
+    for target in resolved["wait"]:
+        if hasattr(target, "shared_dir"):
+            if not resolved["shared_dir"]:
+                raise ConfigError(
+                    f"{labels['wait']}={target.text!r}: a sidecar target needs "
+                    f"{labels['shared_dir']} (the directory shared by the pod's containers)"
+                )
+            target.shared_dir = resolved["shared_dir"]
 
 
 def _pick(
@@ -65,8 +80,11 @@ def _pick(
     file_path: Optional[str],
 ) -> Tuple[Any, str]:
     """The raw value with the highest precedence, and where it came from."""
-    if flags.get(option.name) is not None:
-        return flags[option.name], option.flag
+    given = flags.get(option.name)
+    if given is not None and given != ():
+        if isinstance(given, tuple):  # a repeated flag: one item per line
+            return "\n".join(given), option.flag
+        return given, option.flag
     if environ.get(option.env, "") != "":  # an empty variable counts as unset
         return environ[option.env], option.env
     if option.name in file_values:

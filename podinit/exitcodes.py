@@ -18,6 +18,10 @@ USAGE = 2  # bad flag, variable or config file: the workload was not started
 CANNOT_EXECUTE = 126  # the command exists but could not be executed
 NOT_FOUND = 127  # the command does not exist
 SIGNAL_BASE = 128  # a workload killed by signal N gives 128+N
+# The targets were not ready in time: EX_TEMPFAIL of sysexits.h ("try again
+# later"), rare as a workload's own code, so a Job's podFailurePolicy can
+# match it (e.g. to count it against the pod, not the workload).
+WAIT_TIMEOUT = 75
 
 
 def from_wait_status(status: int) -> int:
@@ -34,6 +38,14 @@ def _code(text: str) -> int:
         raise ValueError(f"{text!r} is not an exit code") from None
     if not 0 <= code <= 255:
         raise ValueError(f"{code} is not an exit code in 0..255")
+    return code
+
+
+def parse_code(text: str) -> int:
+    """An exit code podinit may use for itself: 1..255."""
+    code = _code(text.strip())
+    if code == 0:
+        raise ValueError("must be an exit code in 1..255")
     return code
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
-from podinit import exitcodes, signals, values
+from podinit import exitcodes, signals, targets, values
 
 if TYPE_CHECKING:
     from typing import Any, Callable
@@ -21,7 +21,7 @@ ENV_PREFIX = "PODINIT_"
 class Option:
     """One option; `switch` makes it an on/off flag (--name / --no-name)."""
 
-    __slots__ = ("name", "parse", "default", "help", "switch", "in_file", "metavar")
+    __slots__ = ("name", "parse", "default", "help", "switch", "in_file", "metavar", "multiple")
 
     def __init__(
         self,
@@ -32,6 +32,7 @@ class Option:
         switch: bool = False,
         in_file: bool = True,  # False: flag and environment only
         metavar: str = "TEXT",
+        multiple: bool = False,  # a flag given many times; a list elsewhere
     ) -> None:
         self.name = name
         self.parse = parse
@@ -40,6 +41,7 @@ class Option:
         self.switch = switch
         self.in_file = in_file
         self.metavar = metavar
+        self.multiple = multiple
 
     @property
     def flag(self) -> str:
@@ -98,6 +100,63 @@ OPTIONS = (
         metavar="FROM:TO,...",
     ),
     Option(
+        "wait",
+        targets.parse_list,
+        [],
+        "Hold the workload back until these are ready: tcp://HOST:PORT, "
+        "http(s)://HOST:PORT/PATH[?status=2xx][&insecure=1], unix:///PATH, "
+        "file:///PATH[?nonempty=1], sidecar:NAME, exec:COMMAND. Comma-separated; "
+        "the flag may be repeated.",
+        metavar="TARGET",
+        multiple=True,
+    ),
+    Option(
+        "wait_timeout",
+        values.positive_seconds,
+        60.0,
+        "Seconds to wait for all targets before giving up.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "wait_attempt_timeout",
+        values.positive_seconds,
+        1.0,
+        "Seconds one check of one target may take.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "wait_max_interval",
+        values.positive_seconds,
+        0.025,
+        "The longest pause between two checks of a target (they start at 2 ms "
+        "and double): a target that becomes ready is seen within this.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "wait_exit_code",
+        exitcodes.parse_code,
+        exitcodes.WAIT_TIMEOUT,
+        "Exit code when the targets are not ready in time (and "
+        "wait_on_timeout is fail).",
+        metavar="CODE",
+    ),
+    Option(
+        "wait_on_timeout",
+        values.choice("fail", "start"),
+        "fail",
+        "When the wait times out: fail (exit with wait_exit_code, workload not "
+        "started) or start (warn, then start the workload anyway).",
+        metavar="POLICY",
+    ),
+    Option(
+        "shared_dir",
+        str,
+        None,
+        "The directory every container of the pod mounts (an emptyDir), where "
+        "podinit containers exchange readiness and exit records.",
+        metavar="PATH",
+    ),
+    Option(
         "log_format",
         values.choice("console", "json"),
         "console",
@@ -119,7 +178,7 @@ BY_ENV = {option.env: option for option in OPTIONS}
 
 def describe(option: Option) -> str:
     """The option's help with where else it can be set and its default."""
-    default = "unset" if option.default in (None, {}) else option.default
+    default = "unset" if option.default in (None, {}, []) else option.default
     if isinstance(default, bool):
         default = "on" if default else "off"
     return f"{option.help} [env: {option.env}; default: {default}]"

@@ -55,9 +55,14 @@ def unblock(mask: Iterable[int]) -> None:
 
 def next_signal(timeout: Optional[float]) -> Optional[int]:
     """Wait for the next handled signal; None when `timeout` runs out first."""
+    return next_of(HANDLED, timeout)
+
+
+def next_of(wanted: Set[int], timeout: Optional[float]) -> Optional[int]:
+    """Wait for one of `wanted` (others stay pending); None on timeout."""
     if timeout is None:
-        return signal.sigwaitinfo(HANDLED).si_signo
-    info = signal.sigtimedwait(HANDLED, max(timeout, 0.0))
+        return signal.sigwaitinfo(wanted).si_signo
+    info = signal.sigtimedwait(wanted, max(timeout, 0.0))
     return None if info is None else info.si_signo
 
 

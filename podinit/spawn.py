@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 from podinit import exitcodes, signals
 
 if TYPE_CHECKING:
-    from typing import Iterable, List, Sequence
+    from typing import Iterable, List, Sequence, Tuple
 
 
 class SpawnError(Exception):
@@ -110,3 +110,49 @@ def _prepare_child(mask: List[int]) -> None:
     for signum in PYTHON_IGNORES:
         signal.signal(signum, signal.SIG_DFL)
     signals.unblock(mask)
+
+
+CHECK_OUTPUT_LIMIT = 4096  # enough for the last line of an error
+
+
+def run_check(argv: Sequence[str], timeout: float) -> Tuple[int, str]:
+    """Run a readiness command to completion or `timeout`; returns (code, output).
+
+    It starts like the workload does (own session, clean signal state), so a
+    timeout kills its whole group, including anything it started.
+    """
+    import select
+    import time
+
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.posix_spawnp(
+            argv[0], list(argv), os.environ, setsid=True, setsigmask=[],
+            setsigdef=PYTHON_IGNORES,
+            file_actions=[
+                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_DUP2, write_fd, 1),
+                (os.POSIX_SPAWN_DUP2, write_fd, 2),
+            ],
+        )
+    except OSError as error:
+        os.close(read_fd)
+        failure = SpawnError(argv[0], error.errno or errno.EIO)
+        return failure.exit_code, str(failure)
+    finally:
+        os.close(write_fd)
+    output = b""
+    deadline = time.monotonic() + timeout
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return -1, f"timed out after {timeout:g}s"
+            chunk = pipe.read(65536)
+            if not chunk:
+                break
+            output = (output + chunk)[-CHECK_OUTPUT_LIMIT:]
+    _, status = os.waitpid(pid, 0)
+    return exitcodes.from_wait_status(status), output.decode(errors="replace")

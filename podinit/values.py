@@ -39,6 +39,14 @@ def seconds(text: str) -> float:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """A duration in seconds that must be more than zero."""
+    value = seconds(text)
+    if value == 0:
+        raise ValueError("must be a number of seconds > 0")
+    return value
+
+
 def choice(*allowed: str) -> Callable[[str], str]:
     """A parser that accepts one word out of `allowed`, case-insensitively."""
 

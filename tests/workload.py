@@ -147,6 +147,11 @@ def leftover(code="0", behaviour="record"):
     sys.exit(int(code))
 
 
+def started_at():
+    """Report CLOCK_MONOTONIC (the same clock in every process) at start."""
+    report(f"started {time.monotonic()}")
+
+
 def touch(path):
     """Prove the workload ran: create `path`."""
     open(path, "w").close()
