@@ -61,15 +61,34 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
 
 
 def _check_together(resolved: Dict[str, Any], labels: Dict[str, str]) -> None:
-    """Rules that involve more than one option."""
-    for target in resolved["wait"]:
-        if hasattr(target, "shared_dir"):
-            if not resolved["shared_dir"]:
-                raise ConfigError(
-                    f"{labels['wait']}={target.text!r}: a sidecar target needs "
-                    f"{labels['shared_dir']} (the directory shared by the pod's containers)"
-                )
-            target.shared_dir = resolved["shared_dir"]
+    """Rules that involve more than one option, and defaults that depend on others."""
+    shared = resolved["shared_dir"]
+    needs_shared = f"{labels['shared_dir']} (the directory shared by the pod's containers)"
+    for option in ("wait", "ready_check"):
+        for target in resolved[option]:
+            if hasattr(target, "shared_dir"):
+                if not shared:
+                    raise ConfigError(
+                        f"{labels[option]}={target.text!r}: a sidecar target needs {needs_shared}"
+                    )
+                target.shared_dir = shared
+    if resolved["role"] == "sidecar":
+        if not resolved["name"]:
+            raise ConfigError(f"{labels['role']}='sidecar' needs {labels['name']}: a pod's "
+                              "containers share one hostname, so the name cannot be guessed")
+        if not shared:
+            raise ConfigError(f"{labels['role']}='sidecar' needs {needs_shared}")
+        if resolved["stop_with"] is None:
+            resolved["stop_with"] = ["main"]
+    if resolved["name"] is None:
+        resolved["name"] = "main"
+    if resolved["stop_with"] is None:
+        resolved["stop_with"] = []
+    if resolved["stop_with"] and not shared:
+        raise ConfigError(f"{labels['stop_with']}={','.join(resolved['stop_with'])!r} needs {needs_shared}")
+    if resolved["name"] in resolved["stop_with"]:
+        raise ConfigError(f"{labels['stop_with']}={','.join(resolved['stop_with'])!r}: "
+                          f"a container cannot stop with itself ({resolved['name']!r})")
 
 
 def _pick(

@@ -4,10 +4,12 @@ docs/PROTOCOL.md is the specification; this module is its only implementation.
 For a podinit named NAME (PODINIT_NAME; the main container's default is
 "main") the shared directory holds:
 
-    NAME.lock   flock()ed exclusively by NAME's podinit while it lives; the
-                kernel drops the lock when the process dies, even by SIGKILL
-    NAME.run    {"run_id", "name", "role", "pid", "started"}: written first
-    NAME.ready  {"run_id", "time"}: the sidecar passed its readiness check
+    NAME.lock   held open read-write and flock()ed exclusively by NAME's
+                podinit while it lives; when the process dies, even by
+                SIGKILL, the kernel closes it (an inotify IN_CLOSE_WRITE) and
+                drops the lock
+    NAME.run    {"run_id", "name", "role", "pid", "started", "restart_policy"}
+    NAME.ready  {"run_id", "time"}: the process passed its readiness check
     NAME.exit   {"run_id", "code", "signal", "started", "ended", "final", ...}
 
 Every record carries the writer's run id, so a record left by an earlier run
@@ -30,11 +32,120 @@ if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
 MAX_RECORD_BYTES = 64 * 1024
+_warned: set = set()  # (path, reason) already reported: a bad file is named once
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+PREALLOCATED_BYTES = 4096  # an exit record is far smaller
+LOCK_ATTEMPTS = 200  # x 5 ms: a peer's probe holds a shared lock for microseconds
+
+
+class SharedDirError(Exception):
+    """The shared directory cannot be used: a start-up error (exit code 2)."""
 
 
 def path(shared_dir: str, name: str, kind: str) -> str:
     return os.path.join(shared_dir, f"{name}.{kind}")
+
+
+class Member:
+    """This podinit's place in the shared directory, from start to exit."""
+
+    def __init__(self, shared_dir: str, name: str, role: str, restart_policy: str) -> None:
+        self.shared_dir, self.name, self.role = shared_dir, name, role
+        self.restart_policy = restart_policy
+        self.run_id = os.urandom(8).hex()
+        self.started = 0.0
+        self._lock_fd = -1
+        self._exit_fd = -1
+        self._exit_temp = ""
+
+    def join(self) -> None:
+        """Take NAME's lock and announce this run; fails early, before any workload."""
+        import stat
+        import time
+
+        try:
+            info = os.stat(self.shared_dir)
+        except OSError as error:
+            raise SharedDirError(f"cannot use it: {error.strerror}") from None
+        if not stat.S_ISDIR(info.st_mode):
+            raise SharedDirError("not a directory")
+        try:
+            self._lock_fd = os.open(
+                path(self.shared_dir, self.name, "lock"),
+                os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644,
+            )
+        except OSError as error:
+            raise SharedDirError(f"cannot create {self.name}.lock: {error.strerror}") from None
+        for _ in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(0.005)
+        else:
+            raise SharedDirError(f"another podinit named {self.name!r} is running")
+        self.started = time.time()
+        for entry in os.listdir(self.shared_dir):  # reserved by earlier runs of NAME
+            if entry.startswith(f".{self.name}.exit.") and entry.endswith(".tmp"):
+                _remove(os.path.join(self.shared_dir, entry))
+        try:
+            self._preallocate_exit_record()
+            write_record(self.shared_dir, self.name, "run", {
+                "run_id": self.run_id, "name": self.name, "role": self.role,
+                "pid": os.getpid(), "started": self.started,
+                "restart_policy": self.restart_policy,
+            })
+        except OSError as error:
+            raise SharedDirError(f"cannot write {self.name}.run: {error.strerror}") from None
+        remove_record(self.shared_dir, self.name, "ready")  # after .run: see PROTOCOL.md
+
+    def mark_ready(self) -> None:
+        import time
+
+        try:
+            write_record(self.shared_dir, self.name, "ready", {"run_id": self.run_id, "time": time.time()})
+        except OSError as error:
+            log.error("cannot mark ready", path=path(self.shared_dir, self.name, "ready"),
+                      reason=error.strerror)
+
+    def record_exit(self, record: Dict[str, Any]) -> bool:
+        """Write NAME.exit into the space reserved at start; True if it landed.
+
+        Overwriting blocks that are already allocated needs no free space, so
+        a shared directory that filled up meanwhile still gets the record. If
+        it fails anyway, peers learn of the exit from the lock (PROTOCOL.md).
+        """
+        record = dict(record, run_id=self.run_id, name=self.name, role=self.role,
+                      started=self.started)
+        data = json.dumps(record, sort_keys=True).encode() + b"\n"
+        try:
+            if self._exit_fd < 0 or len(data) > PREALLOCATED_BYTES:
+                write_record(self.shared_dir, self.name, "exit", record)
+                return True
+            os.pwrite(self._exit_fd, data, 0)
+            os.ftruncate(self._exit_fd, len(data))
+            os.fsync(self._exit_fd)
+            os.rename(self._exit_temp, path(self.shared_dir, self.name, "exit"))
+            _fsync_dir(self.shared_dir)
+            return True
+        except OSError as error:
+            log.error("cannot write the exit record; peers will see the lock released",
+                      path=path(self.shared_dir, self.name, "exit"), reason=error.strerror)
+            return False
+
+    def _preallocate_exit_record(self) -> None:
+        self._exit_temp = path(self.shared_dir, f".{self.name}.exit.{self.run_id}", "tmp")
+        fd = os.open(self._exit_temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, b" " * PREALLOCATED_BYTES)
+            os.fsync(fd)
+        except OSError:
+            os.close(fd)
+            _remove(self._exit_temp)
+            raise
+        self._exit_fd = fd
 
 
 def write_record(shared_dir: str, name: str, kind: str, record: Dict[str, Any]) -> None:
@@ -55,6 +166,12 @@ def write_record(shared_dir: str, name: str, kind: str, record: Dict[str, Any]) 
     _fsync_dir(shared_dir)
 
 
+def _ignore(where: str, reason: str) -> None:
+    if (where, reason) not in _warned:
+        _warned.add((where, reason))
+        log.warning("ignoring record", path=where, reason=reason)
+
+
 def read_record(shared_dir: str, name: str, kind: str) -> Optional[Dict[str, Any]]:
     """NAME.KIND as a dict, or None if it is absent or not a valid record."""
     where = path(shared_dir, name, kind)
@@ -63,17 +180,17 @@ def read_record(shared_dir: str, name: str, kind: str) -> Optional[Dict[str, Any
     except FileNotFoundError:
         return None
     except OSError as error:  # ELOOP: a symlink was planted
-        log.warning("ignoring record", path=where, reason=error.strerror)
+        _ignore(where, error.strerror or str(error))
         return None
     try:
         import stat
 
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            log.warning("ignoring record", path=where, reason="not a regular file")
+            _ignore(where, "not a regular file")
             return None
         if info.st_size > MAX_RECORD_BYTES:
-            log.warning("ignoring record", path=where, reason=f"larger than {MAX_RECORD_BYTES} bytes")
+            _ignore(where, f"larger than {MAX_RECORD_BYTES} bytes")
             return None
         data = os.read(fd, MAX_RECORD_BYTES + 1)
     finally:
@@ -83,7 +200,7 @@ def read_record(shared_dir: str, name: str, kind: str) -> Optional[Dict[str, Any
     except ValueError:
         record = None
     if not isinstance(record, dict) or not isinstance(record.get("run_id"), str):
-        log.warning("ignoring record", path=where, reason="not a podinit record")
+        _ignore(where, "not a podinit record")
         return None
     return record
 

@@ -157,6 +157,97 @@ OPTIONS = (
         metavar="PATH",
     ),
     Option(
+        "role",
+        values.choice("main", "sidecar"),
+        "main",
+        "main: this container runs the pod's workload; sidecar: it serves the "
+        "workload and stops when its peers (stop_with) end.",
+        metavar="ROLE",
+    ),
+    Option(
+        "name",
+        values.name,
+        None,
+        "This container's name in the shared directory. Required for a sidecar "
+        "(a pod's containers share one hostname); a main container is 'main'.",
+        metavar="NAME",
+    ),
+    Option(
+        "ready_check",
+        targets.parse_list,
+        [],
+        "A sidecar marks itself ready once these targets (as for --wait) are "
+        "ready; unset: as soon as its process has started.",
+        metavar="TARGET",
+        multiple=True,
+    ),
+    Option(
+        "stop_with",
+        values.names,
+        None,
+        "Stop the workload when these peers end (see stop_with_mode). A "
+        "sidecar's default: main. A main container may name the sidecars it "
+        "cannot work without.",
+        metavar="NAME,...",
+    ),
+    Option(
+        "stop_with_mode",
+        values.choice("any", "all"),
+        "any",
+        "any: stop when the first of stop_with ends; all: when every one has.",
+        metavar="MODE",
+    ),
+    Option(
+        "stop_signal",
+        signals.parse,
+        15,
+        "The signal podinit sends when it stops its workload because of its "
+        "peers (SIGKILL follows after stop_grace).",
+        metavar="SIGNAL",
+    ),
+    Option(
+        "stop_grace",
+        values.seconds,
+        10.0,
+        "Seconds between stop_signal and SIGKILL when podinit stops its "
+        "workload because of its peers.",
+        metavar="SECONDS",
+    ),
+    Option(
+        "restart_policy",
+        values.restart_policy,
+        "Never",
+        "The pod's restartPolicy. With OnFailure a failed exit is not final (the "
+        "kubelet restarts the container), so peers keep running.",
+        metavar="POLICY",
+    ),
+    Option(
+        "quit_urls",
+        targets.parse_urls,
+        [],
+        "When the workload's end is final, POST to these (sidecars not wrapped "
+        "by podinit: Istio's http://127.0.0.1:15020/quitquitquit, Linkerd's "
+        "http://localhost:4191/shutdown).",
+        metavar="URL",
+        multiple=True,
+    ),
+    Option(
+        "stop_processes",
+        values.words,
+        [],
+        "When the workload's end is final, send stop_signal to processes with "
+        "these names (needs shareProcessNamespace).",
+        metavar="NAME,...",
+    ),
+    Option(
+        "termination_log",
+        str,
+        "/dev/termination-log",
+        "Where to write a one-line summary when the workload ends, if the file "
+        "exists and the workload left it empty.",
+        metavar="PATH",
+    ),
+    Option(
         "log_format",
         values.choice("console", "json"),
         "console",
@@ -179,6 +270,8 @@ BY_ENV = {option.env: option for option in OPTIONS}
 def describe(option: Option) -> str:
     """The option's help with where else it can be set and its default."""
     default = "unset" if option.default in (None, {}, []) else option.default
+    if option.parse is signals.parse and isinstance(default, int):
+        default = signals.name(default)[3:]
     if isinstance(default, bool):
         default = "on" if default else "off"
     return f"{option.help} [env: {option.env}; default: {default}]"

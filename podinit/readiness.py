@@ -6,6 +6,9 @@ main thread sleeps in sigtimedwait() on TERM, INT and QUIT and on a wake-up
 (SIGCHLD sent to it by a thread whose target became ready): the wait ends the
 moment the last target is ready, a TERM ends it at once, and any other
 signal stays pending, to be forwarded once the workload runs.
+
+A sidecar's own readiness check (PODINIT_READY_CHECK) uses the same probes in
+the background, while its process is supervised: in_background().
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from podinit import log, signals
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Sequence
+    from typing import Callable, Dict, List, Optional, Sequence
 
     from podinit.targets import Target
 
@@ -42,14 +45,14 @@ class _Probe(threading.Thread):
     """Checks one target until it is ready or the wait is over."""
 
     def __init__(self, target: Target, attempt_timeout: float, max_interval: float,
-                 deadline: float, done: threading.Event, main_thread: int) -> None:
+                 deadline: float, done: threading.Event, notify: Callable[[], None]) -> None:
         super().__init__(name=f"probe {target.text}", daemon=True)
         self.target = target
         self.attempt_timeout = attempt_timeout
         self.max_interval = max_interval
         self.deadline = deadline
         self.done = done
-        self.main_thread = main_thread
+        self.notify = notify  # called once this target is ready
         self.ready = False
         self.last_error = "not checked yet"
         self.attempts = 0
@@ -67,7 +70,7 @@ class _Probe(threading.Thread):
                 self.last_error = _describe(error)
             else:
                 self.ready = True
-                signal.pthread_kill(self.main_thread, WAKE)
+                self.notify()
                 return
             self.done.wait(interval)
             interval = min(interval * 2, self.max_interval)
@@ -86,8 +89,10 @@ def wait(targets: Sequence[Target], timeout: float, attempt_timeout: float,
     started = time.monotonic()
     deadline = started + timeout
     done = threading.Event()
+    main_thread = threading.get_ident()
     probes: List[_Probe] = [
-        _Probe(target, attempt_timeout, max_interval, deadline, done, threading.get_ident())
+        _Probe(target, attempt_timeout, max_interval, deadline, done,
+               lambda: signal.pthread_kill(main_thread, WAKE))
         for target in targets
     ]
     for probe in probes:
@@ -107,3 +112,29 @@ def wait(targets: Sequence[Target], timeout: float, attempt_timeout: float,
     finally:
         done.set()
         signals.drain((WAKE,))
+
+
+def in_background(targets: Sequence[Target], attempt_timeout: float, max_interval: float,
+                  on_ready: Callable[[], None]) -> threading.Event:
+    """Probe `targets` with no deadline; call `on_ready` once all are ready.
+
+    Returns an event that stops the probes when set.
+    """
+    done = threading.Event()
+    lock = threading.Lock()
+    probes: List[_Probe] = []
+
+    def notify() -> None:
+        with lock:
+            if done.is_set() or not all(probe.ready for probe in probes):
+                return
+            done.set()
+        on_ready()
+
+    probes.extend(
+        _Probe(target, attempt_timeout, max_interval, float("inf"), done, notify)
+        for target in targets
+    )
+    for probe in probes:
+        probe.start()
+    return done

@@ -1,20 +1,24 @@
 """The data path of `podinit run`, top to bottom.
 
-configuration (already resolved) -> take over signals -> wait for readiness
--> spawn -> supervise (signals, reaping) -> exit code.
+configuration (already resolved) -> take over signals -> join the shared
+directory -> wait for readiness -> spawn -> mark ready, watch the peers ->
+supervise (signals, reaping) -> record the exit for the peers -> exit code.
 """
 
 from __future__ import annotations
 
 import os
-TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+import time
 
 from podinit import exitcodes, log, reaper, signals, spawn, supervise
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Optional, Sequence
 
     from podinit.config import Config
+    from podinit.handshake import Member
+    from podinit.peers import PeerWatch
 
 
 def run(command: Sequence[str], config: Config) -> int:
@@ -23,6 +27,16 @@ def run(command: Sequence[str], config: Config) -> int:
     tty = spawn.detach_terminal()
     if os.getpid() != 1 and not reaper.become_subreaper():
         log.warning("cannot become child subreaper; orphans go to the real init")
+    member = None
+    if config.shared_dir:
+        from podinit.handshake import Member, SharedDirError
+
+        member = Member(config.shared_dir, config.name, config.role, config.restart_policy)
+        try:
+            member.join()
+        except SharedDirError as error:
+            log.error(f"PODINIT_SHARED_DIR={config.shared_dir!r}: {error}")
+            return exitcodes.USAGE
     if config.wait:
         refused = wait_for_targets(config)
         if refused is not None:
@@ -32,12 +46,61 @@ def run(command: Sequence[str], config: Config) -> int:
     except spawn.SpawnError as error:
         log.error(str(error))
         return error.exit_code
+    started = time.time()
     log.debug("workload started", pid=workload, command=list(command))
-    status = supervise.supervise(workload, config)
-    code = exitcodes.from_wait_status(status)
-    final = config.exit_code_map.get(code, code)
-    log.debug("exiting", workload_code=code, exit_code=final)
-    return final
+    watch = watch_peers(config, member)
+    status, stopped = supervise.supervise(workload, config, watch.stop if watch else None)
+    return finish(config, member, status, started, watch.reason if stopped and watch else "")
+
+
+def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]:
+    """Mark this container ready when it is, and watch the peers it stops with."""
+    if member is None:
+        return None
+    if config.ready_check:
+        from podinit import readiness
+
+        readiness.in_background(config.ready_check, config.wait_attempt_timeout,
+                                config.wait_max_interval, member.mark_ready)
+    else:
+        member.mark_ready()
+    if not config.stop_with:
+        return None
+    from podinit.peers import PeerWatch
+
+    watch = PeerWatch(config.shared_dir, config.stop_with, config.stop_with_mode)
+    watch.start()
+    return watch
+
+
+def finish(config: Config, member: Optional[Member], status: int, started: float,
+           stopped_because: str) -> int:
+    """Record the workload's end for the peers; returns podinit's exit code.
+
+    `stopped_because` is why podinit stopped the workload, "" if it did not.
+    """
+    stopped = bool(stopped_because)
+    workload_code = exitcodes.from_wait_status(status)
+    code = config.exit_code_map.get(workload_code, workload_code)
+    if stopped and config.role == "sidecar":
+        code = 0  # stopped on purpose: the pod must not fail because of it
+    if member is not None or config.quit_urls or config.stop_processes or \
+            os.path.exists(config.termination_log):
+        from podinit import notify
+
+        record = {
+            "code": code,
+            "workload_code": workload_code,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0,
+            "workload_started": started,
+            "ended": time.time(),
+            "stopped": stopped,
+            "reason": stopped_because,
+            "final": notify.is_final(config.restart_policy, code),
+        }
+        notify.workload_ended(config, member, record)
+    log.debug("exiting", workload_code=workload_code, exit_code=code, stopped=stopped)
+    return code
 
 
 def wait_for_targets(config: Config, then: str = "the workload was not started") -> Optional[int]:

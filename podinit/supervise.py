@@ -2,7 +2,9 @@
 
 Like tini's main loop: take the next signal (or wake at a deadline), forward
 it unless it is SIGCHLD, reap every exited child, and stop when the workload
-has ended. Then whatever the workload left running gets SIGTERM, SIGKILL
+has ended. When the peers this container stops with have ended (`stop`, set
+by podinit.peers, which wakes the loop), the workload gets stop_signal and,
+after stop_grace, SIGKILL. Then whatever the workload left running gets SIGTERM, SIGKILL
 after the leftover grace period, and podinit returns as soon as nothing is
 left, at once when nothing was.
 """
@@ -17,7 +19,8 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 from podinit import log, reaper, signals
 
 if TYPE_CHECKING:
-    from typing import Optional
+    import threading
+    from typing import Optional, Tuple
 
     from podinit.config import Config
 
@@ -27,9 +30,12 @@ if TYPE_CHECKING:
 AFTER_KILL_WAIT = 5.0
 
 
-def supervise(workload: int, config: Config) -> int:
-    """Run until the workload has ended; returns its wait status."""
+def supervise(workload: int, config: Config,
+              stop: Optional[threading.Event] = None) -> Tuple[int, bool]:
+    """Run until the workload has ended; returns its wait status and whether
+    podinit stopped it because its peers ended."""
     kill_at: Optional[float] = None
+    stopping = False
     while True:
         timeout = None if kill_at is None else kill_at - time.monotonic()
         signum = signals.next_signal(timeout)
@@ -44,18 +50,24 @@ def supervise(workload: int, config: Config) -> int:
         reaped = reaper.reap(workload)
         if reaped.workload_status is not None:
             break
+        if stop is not None and not stopping and stop.is_set():
+            stopping = True
+            _send(-workload if config.kill_group else workload, config.stop_signal)
+            log.info("stopping the workload: its peers ended", signal=config.stop_signal)
+            stop_kill_at = time.monotonic() + config.stop_grace
+            kill_at = stop_kill_at if kill_at is None else min(kill_at, stop_kill_at)
         if kill_at is not None and time.monotonic() >= kill_at:
             log.warning(
                 "workload outlived the grace period; sending SIGKILL",
                 pid=workload,
-                grace_period=config.grace_period,
+                grace_period=config.stop_grace if stopping else config.grace_period,
             )
             _send(-workload if config.kill_group else workload, signal.SIGKILL)
             kill_at = None
     log.debug("workload ended", pid=workload, status=reaped.workload_status)
     if reaped.children_left:
         stop_leftovers(config.leftover_grace)
-    return reaped.workload_status
+    return reaped.workload_status, stopping
 
 
 def forward(workload: int, signum: int, config: Config) -> int:

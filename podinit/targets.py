@@ -240,6 +240,17 @@ def _flag(value: str, text: str) -> bool:
         raise ValueError(f"{text!r}: {error}") from None
 
 
+def parse_urls(text: str) -> List[Http]:
+    """The value of PODINIT_QUIT_URLS: http(s) URLs separated by commas."""
+    urls = []
+    for item in split(text):
+        target = parse(item)
+        if not isinstance(target, Http):
+            raise ValueError(f"{item!r}: a quit URL is http:// or https://")
+        urls.append(target)
+    return urls
+
+
 def parse_list(text: str) -> List[Target]:
     """The value of --wait / PODINIT_WAIT: targets separated by commas."""
     targets = [parse(item) for item in split(text)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:  # typing costs milliseconds at start-up; annotations only
-    from typing import Callable, Dict, TypeVar
+    from typing import Callable, Dict, List, TypeVar
 
     K = TypeVar("K")
     V = TypeVar("V")
@@ -57,6 +57,39 @@ def choice(*allowed: str) -> Callable[[str], str]:
         return word
 
     return parse
+
+
+def name(text: str) -> str:
+    """A peer's name: letters, digits, '.', '_' and '-' (it names files)."""
+    word = text.strip()
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+    if not word or not set(word) <= allowed or word.startswith("."):
+        raise ValueError("must be letters, digits, '.', '_' and '-', not starting with '.'")
+    return word
+
+
+def names(text: str) -> List[str]:
+    """A comma-separated list of names, at least one."""
+    found = [name(item) for item in text.replace("\n", ",").split(",") if item.strip()]
+    if not found:
+        raise ValueError("must name at least one peer")
+    return found
+
+
+def words(text: str) -> List[str]:
+    """A comma-separated list of non-empty words."""
+    found = [item.strip() for item in text.replace("\n", ",").split(",") if item.strip()]
+    if not found:
+        raise ValueError("must list at least one item")
+    return found
+
+
+def restart_policy(text: str) -> str:
+    """The pod's restartPolicy, spelled as in the pod spec (any case accepted)."""
+    for policy in ("Never", "OnFailure", "Always"):
+        if text.strip().lower() == policy.lower():
+            return policy
+    raise ValueError("must be Never, OnFailure or Always (the pod's restartPolicy)")
 
 
 def pairs(

@@ -1,0 +1,104 @@
+"""Decide when this podinit's workload must stop because its peers ended.
+
+PODINIT_STOP_WITH names the peers (a sidecar's default: main); with `any` the
+first one to end is enough, with `all` every one must. A peer has ended when
+its current run ended for good (docs/PROTOCOL.md):
+- NAME.exit carries the run id of NAME.run and says final; or
+- NAME.run exists, NAME's lock is free (the process died) and it left no
+  exit record: a crash, final unless the peer's restart policy restarts it.
+A peer that has not started yet has not ended. A thread waits on inotify for
+the files that can change the answer, and re-decides on each event.
+"""
+
+from __future__ import annotations
+
+import _signal as signal  # see podinit.signals: the enum-free C module
+import os
+import threading
+import time
+
+from podinit import handshake, inotify, log
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
+if TYPE_CHECKING:
+    from typing import List, Optional
+
+POLL_INTERVAL = 0.1  # only where inotify is unavailable
+LOCK_RELEASE_WAIT = 1.0  # the kernel reports a file's close just before it drops its lock
+WAKE = signal.SIGCHLD  # wakes the supervise loop; never forwarded
+
+
+def ended(shared_dir: str, name: str) -> Optional[str]:
+    """Why peer `name` has ended for good, or None while it has not."""
+    run = handshake.read_record(shared_dir, name, "run")
+    if run is None:
+        return None
+    record = handshake.read_record(shared_dir, name, "exit")
+    if record is not None and record["run_id"] == run["run_id"]:
+        if record.get("final") is True:
+            return f"{name} exited with code {record.get('code')}"
+        return None  # a failure the kubelet will restart
+    if handshake.is_alive(shared_dir, name):
+        return None
+    if run.get("restart_policy", "Never") == "Never":
+        return f"{name} died without an exit record"
+    return None
+
+
+class PeerWatch(threading.Thread):
+    """Sets `stop` (and wakes the main thread) once the stop condition holds."""
+
+    def __init__(self, shared_dir: str, names: List[str], mode: str) -> None:
+        super().__init__(name="peer watch", daemon=True)
+        self.shared_dir, self.names, self.mode = shared_dir, names, mode
+        self.main_thread = threading.get_ident()
+        self.stop = threading.Event()
+        self.reason = ""
+        self._files = {f"{name}.{kind}" for name in names for kind in ("run", "exit", "lock")}
+
+    def holds(self) -> bool:
+        reasons = [ended(self.shared_dir, name) for name in self.names]
+        done = [r for r in reasons if r]
+        if (self.mode == "all" and len(done) == len(reasons)) or (self.mode == "any" and done):
+            self.reason = "; ".join(done)
+            return True
+        return False
+
+    def run(self) -> None:
+        mask = (inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE | inotify.IN_CREATE
+                | inotify.IN_DELETE | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF)
+        try:
+            watch: Optional[inotify.Watch] = inotify.Watch(self.shared_dir, mask)
+        except OSError as error:
+            log.warning("inotify unavailable; polling the shared directory",
+                        reason=error.strerror, interval=POLL_INTERVAL)
+            watch = None
+        # Decide once the watch is in place: an exit recorded before this
+        # podinit started is seen here, and none recorded after is missed.
+        while not self.holds():
+            if watch is None:
+                time.sleep(POLL_INTERVAL)
+                continue
+            events = watch.read()
+            if any(mask & (inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF) for mask, _ in events):
+                log.warning("the shared directory went away; polling it", path=self.shared_dir)
+                watch.close()
+                watch = None
+                continue
+            closed = [name[: -len(".lock")] for mask, name in events
+                      if mask & inotify.IN_CLOSE_WRITE and name in self._files and name.endswith(".lock")]
+            for name in closed:
+                self._await_lock_release(name)
+            if not closed and not any(name in self._files or mask & inotify.IN_Q_OVERFLOW
+                                      for mask, name in events):
+                continue
+        if watch is not None:
+            watch.close()
+        self.stop.set()
+        signal.pthread_kill(self.main_thread, WAKE)
+        log.info("stop condition holds", peers=self.names, mode=self.mode, reason=self.reason)
+
+    def _await_lock_release(self, name: str) -> None:
+        deadline = time.monotonic() + LOCK_RELEASE_WAIT
+        while handshake.is_alive(self.shared_dir, name) and time.monotonic() < deadline:
+            time.sleep(0.0005)
