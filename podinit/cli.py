@@ -60,6 +60,34 @@ def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
     return run(command, config)
 
 
+def status_command(flags: Mapping[str, Any], as_json: bool) -> int:
+    """`podinit status`: print the peers' states; returns the exit code."""
+    from podinit import exitcodes, log, status
+    from podinit.config import ConfigError, resolve
+
+    try:
+        config = resolve(flags, os.environ)
+    except ConfigError as error:
+        log.error(str(error))
+        return error.exit_code
+    log.configure(config.log_level, config.log_format)
+    if not config.shared_dir:
+        log.error("no shared directory; set PODINIT_SHARED_DIR or --shared-dir")
+        return exitcodes.USAGE
+    try:
+        rows = status.peers(config.shared_dir)
+    except OSError as error:
+        log.error(f"PODINIT_SHARED_DIR={config.shared_dir!r}: cannot read: {error.strerror}")
+        return exitcodes.USAGE
+    if as_json:
+        import json
+
+        print(json.dumps(rows, indent=2))
+    else:
+        print(status.table(rows))
+    return 0
+
+
 def wait_command(flags: Mapping[str, Any]) -> int:
     """`podinit wait`: the readiness wait alone; returns the exit code."""
     from podinit import exitcodes, log, signals

@@ -34,6 +34,10 @@ def _wait_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return _options(function, [o.name for o in OPTIONS if o.name in WAIT_OPTIONS])
 
 
+def _options_named(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return lambda function: _options(function, list(names))
+
+
 def _options(function: Callable[..., Any], names: List[str]) -> Callable[..., Any]:
     for option in reversed([o for o in OPTIONS if o.name in names]):
         if option.switch:
@@ -117,6 +121,17 @@ def wait(targets: Tuple[str, ...], **flags: Optional[str]) -> None:
     from podinit.cli import wait_command
 
     raise click.exceptions.Exit(wait_command(dict(flags, wait=targets)))
+
+
+@app.command("status")
+@_options_named("config", "shared_dir", "log_format", "log_level")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def status(as_json: bool, **flags: Optional[str]) -> None:
+    """Show each podinit of the pod (ready, running, exited with code, or
+    stale: died without a record), read from the shared directory."""
+    from podinit.cli import status_command
+
+    raise click.exceptions.Exit(status_command(flags, as_json))
 
 
 def dispatch(args: List[str]) -> int:

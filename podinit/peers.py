@@ -21,28 +21,29 @@ from podinit import handshake, inotify, log
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
-    from typing import List, Optional
+    from typing import List, Optional, Tuple
 
 POLL_INTERVAL = 0.1  # only where inotify is unavailable
 LOCK_RELEASE_WAIT = 1.0  # the kernel reports a file's close just before it drops its lock
 WAKE = signal.SIGCHLD  # wakes the supervise loop; never forwarded
 
 
-def ended(shared_dir: str, name: str) -> Optional[str]:
-    """Why peer `name` has ended for good, or None while it has not."""
+def ended(shared_dir: str, name: str) -> Tuple[bool, str]:
+    """Whether peer `name` has ended for good, and its state in words."""
     run = handshake.read_record(shared_dir, name, "run")
     if run is None:
-        return None
+        return False, "not started"
     record = handshake.read_record(shared_dir, name, "exit")
     if record is not None and record["run_id"] == run["run_id"]:
         if record.get("final") is True:
-            return f"{name} exited with code {record.get('code')}"
-        return None  # a failure the kubelet will restart
+            return True, f"{name} exited with code {record.get('code')}"
+        return False, f"exited with code {record.get('code')}, to be restarted"
     if handshake.is_alive(shared_dir, name):
-        return None
-    if run.get("restart_policy", "Never") == "Never":
-        return f"{name} died without an exit record"
-    return None
+        return False, "running"
+    policy = run.get("restart_policy", "Never")
+    if policy == "Never":
+        return True, f"{name} died without an exit record"
+    return False, f"died without an exit record, to be restarted ({policy})"
 
 
 class PeerWatch(threading.Thread):
@@ -57,9 +58,11 @@ class PeerWatch(threading.Thread):
         self._files = {f"{name}.{kind}" for name in names for kind in ("run", "exit", "lock")}
 
     def holds(self) -> bool:
-        reasons = [ended(self.shared_dir, name) for name in self.names]
-        done = [r for r in reasons if r]
-        if (self.mode == "all" and len(done) == len(reasons)) or (self.mode == "any" and done):
+        states = {name: ended(self.shared_dir, name) for name in self.names}
+        done = [why for has_ended, why in states.values() if has_ended]
+        if log.enabled("debug"):
+            log.debug("peers checked", peers={name: why for name, (_, why) in states.items()})
+        if (self.mode == "all" and len(done) == len(states)) or (self.mode == "any" and done):
             self.reason = "; ".join(done)
             return True
         return False

@@ -96,6 +96,8 @@ class Run:
         )
         os.close(write_fd)
         self._podinit_pid: Optional[int] = None
+        self._err_buffer = b""
+        self.err_lines: List[bytes] = []
 
     @property
     def podinit_pid(self) -> int:
@@ -124,6 +126,37 @@ class Run:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return line.decode()
 
+    def nothing_reported(self) -> bool:
+        """True if the workload has reported nothing more so far (no waiting)."""
+        if self._buffer:
+            return False
+        ready, _, _ = select.select([self._reports], [], [], 0)
+        return not ready
+
+    def log_event(self, predicate, timeout: float = 10.0) -> dict:
+        """The next JSON log line of podinit (stderr) that satisfies `predicate`."""
+        import json
+
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stderr.fileno()
+        while True:
+            while b"\n" in self._err_buffer:
+                line, self._err_buffer = self._err_buffer.split(b"\n", 1)
+                self.err_lines.append(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if predicate(event):
+                    return event
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise AssertionError(f"no such log line within {timeout}s; got {self.err_lines!r}")
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"podinit closed stderr; got {self.err_lines!r}")
+            self._err_buffer += chunk
+
     def lines_until(self, last: str, timeout: float = 10.0) -> List[str]:
         seen = []
         while True:
@@ -138,6 +171,7 @@ class Run:
         """Wait for podinit to exit; returns its exit code as a shell shows it."""
         try:
             self.stdout, self.stderr = self.proc.communicate(timeout=timeout)
+            self.stderr = b"\n".join(self.err_lines + [self._err_buffer + self.stderr]).lstrip(b"\n")
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
