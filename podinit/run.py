@@ -37,6 +37,7 @@ def run(command: Sequence[str], config: Config) -> int:
         except SharedDirError as error:
             log.error(f"PODINIT_SHARED_DIR={config.shared_dir!r}: {error}")
             return exitcodes.USAGE
+        from podinit import notify  # noqa: F401 - now, not on the exit's critical path
     if config.wait:
         refused = wait_for_targets(config)
         if refused is not None:

@@ -8,7 +8,6 @@ start, so a typo is a usage error before anything runs, not a timeout later.
 from __future__ import annotations
 
 import os
-import socket
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -41,6 +40,8 @@ class Tcp(Target):
         self.host, self.port = host, port
 
     def check(self, timeout: float) -> None:
+        import socket  # here: importing it costs start-up time for everyone
+
         socket.create_connection((self.host, self.port), timeout=timeout).close()
 
 
@@ -50,6 +51,8 @@ class Unix(Target):
         self.path = path
 
     def check(self, timeout: float) -> None:
+        import socket
+
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(self.path)
