@@ -29,11 +29,6 @@ def tools(podinit: str, python: str) -> dict:
         "true (no init)": ["true"],
         "python3 -c pass": [python, "-c", "pass"],
         "podinit -- true": [podinit, "--", "true"],
-        # The same program without pip's console-script wrapper (which imports
-        # `re`): the entry our own images use.
-        "podinit -- true (direct entry)": [
-            python, "-c", "import sys; from podinit.cli import main; sys.exit(main())", "--", "true",
-        ],
         "tini -s -- true": ["tini", "-s", "--", "true"],
         "dumb-init true": ["dumb-init", "true"],
         "catatonit -- true": ["catatonit", "--", "true"],
@@ -97,7 +92,7 @@ def main() -> None:
         for label in selected
     }
     ratios = {}
-    for ours in ("podinit -- true", "podinit -- true (direct entry)"):
+    for ours in ("podinit -- true",):
         for peer in ("python3 -c pass", "tini -s -- true", "dumb-init true", "catatonit -- true"):
             if peer in rows:
                 ratios[f"{ours} / {peer}"] = {

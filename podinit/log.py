@@ -62,7 +62,10 @@ def _build() -> Any:
     if _format == "json":
         renderer: Any = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event=0)
+        try:
+            renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event_to=0)
+        except TypeError:  # structlog before 25.1 spells it pad_event
+            renderer = structlog.dev.ConsoleRenderer(colors=False, pad_event=0)
     return structlog.wrap_logger(
         structlog.PrintLogger(sys.stderr),
         processors=[

@@ -342,3 +342,38 @@ def test_two_containers_with_one_name_are_refused(start, shared, tmp_path):
     assert second.finish() == 2
     assert b"another podinit named 'logger'" in second.stderr
     first.send(signal.SIGTERM)
+
+
+def test_without_inotify_the_watch_polls(shared, monkeypatch):
+    """Where inotify is missing (ENOSYS, or no instance left), peers poll."""
+    from podinit import inotify, peers
+    from podinit.handshake import Member
+
+    def unavailable(*args):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(inotify, "Watch", unavailable)
+    main = Member(str(shared), "main", "main", "Never")
+    main.join()
+    watch = peers.PeerWatch(str(shared), ["main"], "any")
+    decided_twice = threading.Event()
+    decisions = []
+    holds = watch.holds
+
+    def counted() -> bool:
+        decisions.append(holds())
+        if len(decisions) >= 2:
+            decided_twice.set()
+        return decisions[-1]
+
+    watch.holds = counted
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})  # the wake-up, as in podinit
+    try:
+        watch.start()
+        assert decided_twice.wait(5)  # it polled again, and main is running: no stop
+        assert not watch.stop.is_set()
+        assert main.record_exit({"code": 0, "final": True})
+        assert watch.stop.wait(5)
+        assert watch.reason == "main exited with code 0"
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
