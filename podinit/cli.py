@@ -13,7 +13,9 @@ import sys
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
-    from typing import Any, List, Mapping, Optional, Sequence
+    from typing import Any, List, Mapping, Optional, Sequence, Union
+
+    from podinit.config import Config
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -41,9 +43,9 @@ def _dispatch(args: List[str]) -> int:
     return commands.dispatch(args)
 
 
-def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
-    """Resolve the configuration, then run `command`; returns the exit code."""
-    from podinit import exitcodes, log
+def configured(flags: Mapping[str, Any]) -> Union[Config, int]:
+    """The configuration with logging set up, or the exit code of a bad one."""
+    from podinit import log
     from podinit.config import ConfigError, resolve
 
     try:
@@ -52,6 +54,16 @@ def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
         log.error(str(error))
         return error.exit_code
     log.configure(config.log_level, config.log_format)
+    return config
+
+
+def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
+    """Resolve the configuration, then run `command`; returns the exit code."""
+    from podinit import exitcodes, log
+
+    config = configured(flags)
+    if isinstance(config, int):
+        return config
     if not command:
         log.error("no command given; usage: podinit [OPTIONS] -- CMD [ARGS...]")
         return exitcodes.USAGE
@@ -63,14 +75,10 @@ def run_command(command: List[str], flags: Mapping[str, Any]) -> int:
 def status_command(flags: Mapping[str, Any], as_json: bool) -> int:
     """`podinit status`: print the peers' states; returns the exit code."""
     from podinit import exitcodes, log, status
-    from podinit.config import ConfigError, resolve
 
-    try:
-        config = resolve(flags, os.environ)
-    except ConfigError as error:
-        log.error(str(error))
-        return error.exit_code
-    log.configure(config.log_level, config.log_format)
+    config = configured(flags)
+    if isinstance(config, int):
+        return config
     if not config.shared_dir:
         log.error("no shared directory; set PODINIT_SHARED_DIR or --shared-dir")
         return exitcodes.USAGE
@@ -91,14 +99,10 @@ def status_command(flags: Mapping[str, Any], as_json: bool) -> int:
 def wait_command(flags: Mapping[str, Any]) -> int:
     """`podinit wait`: the readiness wait alone; returns the exit code."""
     from podinit import exitcodes, log, signals
-    from podinit.config import ConfigError, resolve
 
-    try:
-        config = resolve(flags, os.environ)
-    except ConfigError as error:
-        log.error(str(error))
-        return error.exit_code
-    log.configure(config.log_level, config.log_format)
+    config = configured(flags)
+    if isinstance(config, int):
+        return config
     if not config.wait:
         log.error("no target given; usage: podinit wait TARGET...")
         return exitcodes.USAGE
