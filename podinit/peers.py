@@ -60,12 +60,13 @@ class PeerWatch(threading.Thread):
     def holds(self) -> bool:
         states = {name: ended(self.shared_dir, name) for name in self.names}
         done = [why for has_ended, why in states.values() if has_ended]
+        stop = bool(done) if self.mode == "any" else len(done) == len(states)
         if log.enabled("debug"):
-            log.debug("peers checked", peers={name: why for name, (_, why) in states.items()})
-        if (self.mode == "all" and len(done) == len(states)) or (self.mode == "any" and done):
+            log.debug("peers checked", peers={name: why for name, (_, why) in states.items()},
+                      stop=stop)
+        if stop:
             self.reason = "; ".join(done)
-            return True
-        return False
+        return stop
 
     def run(self) -> None:
         mask = (inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE | inotify.IN_CREATE

@@ -44,9 +44,12 @@ def start_sidecar(start, shared, name, **extra):
 
 
 def checked_after(run, predicate_on_peers):
-    """Wait for the sidecar's next decision whose peer states satisfy the predicate."""
-    return run.log_event(lambda e: e.get("event") == "peers checked"
-                         and predicate_on_peers(e["peers"]))
+    """Wait for the sidecar's next decision on peers in the given states, and
+    require that it decided not to stop (and has not stopped its process)."""
+    event = run.log_event(lambda e: e.get("event") == "peers checked"
+                          and predicate_on_peers(e["peers"]))
+    assert event["stop"] is False, event
+    return event
 
 
 def record(shared: Path, name: str, kind: str) -> dict:
