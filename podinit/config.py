@@ -86,6 +86,12 @@ def _check_together(resolved: Dict[str, Any], labels: Dict[str, str]) -> None:
         resolved["stop_with"] = []
     if resolved["stop_with"] and not shared:
         raise ConfigError(f"{labels['stop_with']}={','.join(resolved['stop_with'])!r} needs {needs_shared}")
+    if resolved["stop_processes"]:
+        import importlib.util
+
+        if importlib.util.find_spec("psutil") is None:
+            raise ConfigError(f"{labels['stop_processes']}={','.join(resolved['stop_processes'])!r} "
+                              "needs psutil, which this build of podinit does not include")
     if resolved["name"] in resolved["stop_with"]:
         raise ConfigError(f"{labels['stop_with']}={','.join(resolved['stop_with'])!r}: "
                           f"a container cannot stop with itself ({resolved['name']!r})")
