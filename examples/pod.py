@@ -5,7 +5,7 @@ podman 4.3 does not play `kind: Job`, so a Job's pod template is played as a
 Pod. Pods are played with --network none: the pod keeps its own shared
 localhost and nothing leaves it.
 
-    python3 examples/pod.py MANIFEST [--timeout SECONDS] [--keep]
+    python3 examples/pod.py MANIFEST [--timeout SECONDS] [--keep] [--logs]
 
 prints each container's exit code (and the pod's state), then removes the pod
 and its volumes unless --keep. Needs PyYAML and podman (images/build).
@@ -103,11 +103,17 @@ def main() -> int:
     parser.add_argument("manifest", type=Path)
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--keep", action="store_true", help="leave the pod for inspection")
+    parser.add_argument("--logs", action="store_true", help="print each container's logs")
     args = parser.parse_args()
     pod = Pod(args.manifest)
     pod.play()
     try:
         codes = pod.exit_codes(args.timeout)
+        for name, code in codes.items():
+            if args.logs:
+                print(f"-- logs of {name}:")
+                for line in pod.logs(name):
+                    print(f"   {line}")
         for name, code in codes.items():
             print(f"container {name}: exit code {code}")
         print(f"pod {pod.name}: {pod.pod_state()}")

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import PID1, PODINIT, WORKLOAD, clean_env
+from harness import PID1, PODINIT, WORKLOAD, clean_env
 
 pytestmark = pytest.mark.timeout(60)
 

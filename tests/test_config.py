@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import PODINIT, WORKLOAD, clean_env
+from harness import PODINIT, WORKLOAD, clean_env
 
 pytestmark = pytest.mark.timeout(60)
 

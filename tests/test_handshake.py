@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PODINIT, clean_env, wait_until, workload
+from harness import PODINIT, clean_env, wait_until, workload
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from conftest import clean_env, state_of, wait_until, workload, zombies_of
+from harness import children_of, clean_env, state_of, wait_until, workload, zombies_of
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -64,16 +64,9 @@ def test_sigchld_is_not_forwarded(mode, start):
 
 def test_term_kills_a_workload_without_handler_and_gives_143(mode, start):
     run = start(mode, ["--", "sleep", "1000"])
-    wait_until(lambda: len(os.listdir(f"/proc/{run.podinit_pid}/task")) and
-               _has_child(run.podinit_pid), what="sleep started")
+    wait_until(lambda: children_of(run.podinit_pid), what="sleep started")
     run.send(signal.SIGTERM)
     assert run.finish() == 143
-
-
-def _has_child(pid: int) -> bool:
-    from conftest import children_of
-
-    return bool(children_of(pid))
 
 
 @pytest.mark.parametrize("kill_group", [False, True])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PODINIT, WORKLOAD, children_of, clean_env, wait_until, workload
+from harness import PODINIT, WORKLOAD, children_of, clean_env, wait_until, workload
 
 pytestmark = pytest.mark.timeout(60)
 

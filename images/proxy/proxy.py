@@ -5,7 +5,6 @@ It prints when it became ready (Unix time), so a test can order events."""
 
 import http.server
 import os
-import sys
 import threading
 import time
 
@@ -31,8 +30,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.end_headers()
+        self.wfile.flush()
         print(f"proxy quit at {time.time():.6f}", flush=True)
-        threading.Thread(target=self.server.shutdown).start()
+        os._exit(0)  # the answer is sent; a proxy quits at once
 
     def log_message(self, *args):
         pass
@@ -41,4 +41,3 @@ class Handler(http.server.BaseHTTPRequestHandler):
 server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
 print(f"proxy listening on 127.0.0.1:{PORT}, ready after {READY_AFTER}s", flush=True)
 server.serve_forever()
-sys.exit(0)

@@ -1,0 +1,62 @@
+"""The examples as real pods (podman kube play): what a user would check with kubectl."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from e2e_support import finished_at, record_figure
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def workload_lines(lines):
+    return [line for line in lines if "#" in line and "podinit" not in line]
+
+
+def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_seed_job_without_podinit_never_completes(play):
+    pod = play("seed-original")
+    assert pod.wait("main-app") == 0  # the workload has ended...
+    written = workload_lines(pod.logs("main-app"))
+    assert len(written) == 3
+    # ...and after that the sidecar prints the whole file again: it runs on.
+    wait_for(lambda: pod.logs("sidecar-logger").count(written[-1]) >= 2, 30,
+             "the sidecar to go on after the workload ended")
+    assert pod.state("sidecar-logger")["Running"] is True
+    assert pod.pod_state() != "Exited"  # the Job would never complete
+
+
+@pytest.mark.parametrize("example, code", [("seed-with-podinit", 0), ("failing-workload", 3)])
+def test_seed_job_with_podinit_ends_with_the_workloads_code(play, example, code):
+    pod = play(example)
+    assert pod.exit_codes() == {"main-app": code, "sidecar-logger": 0}
+    assert pod.pod_state() == "Exited"
+    written = workload_lines(pod.logs("main-app"))
+    assert len(written) == 3
+    assert workload_lines(pod.logs("sidecar-logger")) == written  # no line lost at shutdown
+    main_end = finished_at(pod.state("main-app"))
+    pod_end = max(finished_at(pod.state(name)) for name in pod.containers)
+    record_figure("workload exit -> pod end (s)", pod_end - main_end)
+
+
+def test_workload_waits_for_the_proxy_and_stops_it_by_its_quit_url(play):
+    pod = play("proxy-quit")
+    assert pod.exit_codes() == {"main-app": 0, "proxy": 0}
+    proxy, main = pod.logs("proxy"), pod.logs("main-app")
+    ready = float(next(l for l in proxy if l.startswith("proxy ready at")).split()[-1])
+    started = float(next(l for l in main if l.startswith("workload started at")).split()[-1])
+    quit_at = float(next(l for l in proxy if l.startswith("proxy quit at")).split()[-1])
+    assert ready < started < quit_at
+    record_figure("proxy ready -> workload started (s)", started - ready)
+    main_end = finished_at(pod.state("main-app"))
+    pod_end = max(finished_at(pod.state(name)) for name in pod.containers)
+    record_figure("workload exit -> pod end, quit URL (s)", pod_end - main_end)
