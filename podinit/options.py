@@ -214,6 +214,15 @@ OPTIONS = (
         metavar="SECONDS",
     ),
     Option(
+        "peer_watch",
+        values.choice("inotify", "poll"),
+        "inotify",
+        "How to learn of the peers' records: inotify (falls back to polling "
+        "where it is unavailable) or poll (every 0.1 s; for a shared directory "
+        "whose filesystem does not report changes).",
+        metavar="HOW",
+    ),
+    Option(
         "restart_policy",
         values.restart_policy,
         "Never",

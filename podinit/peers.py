@@ -49,9 +49,9 @@ def ended(shared_dir: str, name: str) -> Tuple[bool, str]:
 class PeerWatch(threading.Thread):
     """Sets `stop` (and wakes the main thread) once the stop condition holds."""
 
-    def __init__(self, shared_dir: str, names: List[str], mode: str) -> None:
+    def __init__(self, shared_dir: str, names: List[str], mode: str, poll: bool = False) -> None:
         super().__init__(name="peer watch", daemon=True)
-        self.shared_dir, self.names, self.mode = shared_dir, names, mode
+        self.shared_dir, self.names, self.mode, self.poll = shared_dir, names, mode, poll
         self.main_thread = threading.get_ident()
         self.stop = threading.Event()
         self.reason = ""
@@ -71,12 +71,13 @@ class PeerWatch(threading.Thread):
     def run(self) -> None:
         mask = (inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE | inotify.IN_CREATE
                 | inotify.IN_DELETE | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF)
-        try:
-            watch: Optional[inotify.Watch] = inotify.Watch(self.shared_dir, mask)
-        except OSError as error:
-            log.warning("inotify unavailable; polling the shared directory",
-                        reason=error.strerror, interval=POLL_INTERVAL)
-            watch = None
+        watch: Optional[inotify.Watch] = None
+        if not self.poll:
+            try:
+                watch = inotify.Watch(self.shared_dir, mask)
+            except OSError as error:
+                log.warning("inotify unavailable; polling the shared directory",
+                            reason=error.strerror, interval=POLL_INTERVAL)
         # Decide once the watch is in place: an exit recorded before this
         # podinit started is seen here, and none recorded after is missed.
         while not self.holds():

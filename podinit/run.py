@@ -69,7 +69,8 @@ def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]
         return None
     from podinit.peers import PeerWatch
 
-    watch = PeerWatch(config.shared_dir, config.stop_with, config.stop_with_mode)
+    watch = PeerWatch(config.shared_dir, config.stop_with, config.stop_with_mode,
+                      poll=config.peer_watch == "poll")
     watch.start()
     return watch
 
