@@ -152,6 +152,27 @@ def started_at():
     report(f"started {time.monotonic()}")
 
 
+def storm(rt_expected):
+    """Count a signal storm. Real-time signals queue, so every one must
+    arrive; when all `rt_expected` have and a TERM came, report the counts and
+    die of SIGTERM (standard signals are taken before real-time ones, so the
+    TERM usually arrives first)."""
+    rt_expected = int(rt_expected)
+    signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
+    report("ready")
+    counts = {}
+    while True:
+        signum = signal.sigwaitinfo(CATCHABLE).si_signo
+        counts[signum] = counts.get(signum, 0) + 1
+        rt = sum(n for s, n in counts.items() if s >= signal.SIGRTMIN)
+        if counts.get(signal.SIGTERM) and rt >= rt_expected:
+            report(" ".join(f"{signame(s)}={n}" for s, n in sorted(counts.items())))
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            os.kill(os.getpid(), signal.SIGTERM)
+            sleep_forever()
+
+
 def touch(path):
     """Prove the workload ran: create `path`."""
     open(path, "w").close()
