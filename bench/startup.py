@@ -29,6 +29,10 @@ def tools(podinit: str, python: str) -> dict:
         "true (no init)": ["true"],
         "python3 -c pass": [python, "-c", "pass"],
         "podinit -- true": [podinit, "--", "true"],
+        # The same code without pip's console-script wrapper, which imports `re`.
+        "podinit -- true (no pip wrapper)": [
+            python, "-c", "from podinit.cli import main; main()", "--", "true",
+        ],
         "tini -s -- true": ["tini", "-s", "--", "true"],
         "dumb-init true": ["dumb-init", "true"],
         "catatonit -- true": ["catatonit", "--", "true"],
@@ -71,6 +75,9 @@ def main() -> None:
     parser.add_argument("--rss-runs", type=int, default=30)
     args = parser.parse_args()
 
+    import tempfile
+
+    os.chdir(tempfile.gettempdir())  # so that `-c` imports the installed podinit
     selected = tools(args.podinit, args.python)
     walls = {label: [] for label in selected}
     rss = {label: [] for label in selected}
@@ -92,7 +99,7 @@ def main() -> None:
         for label in selected
     }
     ratios = {}
-    for ours in ("podinit -- true",):
+    for ours in ("podinit -- true", "podinit -- true (no pip wrapper)"):
         for peer in ("python3 -c pass", "tini -s -- true", "dumb-init true", "catatonit -- true"):
             if peer in rows:
                 ratios[f"{ours} / {peer}"] = {

@@ -3,7 +3,9 @@
 # pure-Python wheels) into OUT, with the python3 of the image it runs in:
 #   OUT/podinit.pyz   zipapp with click and structlog inside (psutil, which
 #                     is compiled, is left out: only PODINIT_STOP_PROCESSES
-#                     needs it); bytecode precompiled for this python3
+#                     needs it); bytecode precompiled for this python3, and
+#                     stored uncompressed: 1.7 MB instead of 0.6, 3 ms less
+#                     at every start
 #   OUT/dist/         that zipapp plus this python3, its pruned standard
 #                     library, the shared libraries it loads and the dynamic
 #                     loader, started by OUT/dist/bin/podinit (a /bin/sh script)
@@ -21,7 +23,7 @@ rm -rf "$stage"/*.dist-info "$stage"/bin
 find "$stage" -name __pycache__ -prune -exec rm -rf {} +
 # Legacy .pyc beside each .py: zipimport loads those, and never writes any.
 python3 -m compileall -q -b -j 0 "$stage"
-python3 -m zipapp "$stage" -o "$out/podinit.pyz" -p "/usr/bin/env python3" -m "podinit.cli:main" -c
+python3 -m zipapp "$stage" -o "$out/podinit.pyz" -p "/usr/bin/env python3" -m "podinit.cli:main"
 
 dist="$out/dist"
 version=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
@@ -63,8 +65,12 @@ cat > "$dist/bin/podinit" <<'LAUNCHER'
 # podinit, self-contained: its own loader, libraries and interpreter.
 self=$(readlink -f "$0")
 dist=${self%/bin/podinit}
+# The archive is imported, not run: running a zipapp goes through runpy, which
+# costs more at start than all of podinit's own modules. -S: no site, nothing
+# to find there.
 export PYTHONHOME="$dist/python"
-exec "$dist/lib/ld.so" --library-path "$dist/lib" "$dist/python/bin/python3" -s "$dist/podinit.pyz" "$@"
+exec "$dist/lib/ld.so" --library-path "$dist/lib" "$dist/python/bin/python3" -S -s -c \
+    "import sys; sys.argv[0] = 'podinit'; sys.path.insert(0, '$dist/podinit.pyz'); from podinit.cli import main; main()" "$@"
 LAUNCHER
 chmod 755 "$dist/bin/podinit"
 rm -rf "$stage"

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
-from podinit import exitcodes, signals, targets, values
+from podinit import exitcodes, signals, values
 
 if TYPE_CHECKING:
     from typing import Any, Callable
 
 ENV_PREFIX = "PODINIT_"
+
+
+def _targets(text: str) -> Any:
+    """podinit.targets.parse_list, imported only when a target is given."""
+    from podinit import targets
+
+    return targets.parse_list(text)
+
+
+def _urls(text: str) -> Any:
+    from podinit import targets
+
+    return targets.parse_urls(text)
 
 
 class Option:
@@ -101,7 +114,7 @@ OPTIONS = (
     ),
     Option(
         "wait",
-        targets.parse_list,
+        _targets,
         [],
         "Hold the workload back until these are ready: tcp://HOST:PORT, "
         "http(s)://HOST:PORT/PATH[?status=2xx][&insecure=1], unix:///PATH, "
@@ -174,7 +187,7 @@ OPTIONS = (
     ),
     Option(
         "ready_check",
-        targets.parse_list,
+        _targets,
         [],
         "A sidecar marks itself ready once these targets (as for --wait) are "
         "ready; unset: as soon as its process has started.",
@@ -232,7 +245,7 @@ OPTIONS = (
     ),
     Option(
         "quit_urls",
-        targets.parse_urls,
+        _urls,
         [],
         "When the workload's end is final, POST to these (sidecars not wrapped "
         "by podinit: Istio's http://127.0.0.1:15020/quitquitquit, Linkerd's "
