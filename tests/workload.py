@@ -63,6 +63,7 @@ def kill_self(name):
 
 def record(exit_on="TERM"):
     """Record every catchable signal; exit 0 after recording `exit_on`."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)  # before "ready": none slips by
     report(f"ready {os.getpid()} tty={int(os.isatty(0))}")
     record_signals("workload", signal.Signals["SIG" + exit_on])
 
