@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import clean_env, wait_until, workload, zombies_of
+from harness import children_of, clean_env, wait_until, workload, zombies_of
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -125,9 +125,12 @@ def test_sigkilled_main_stops_sidecars_within_the_documented_bound(start, shared
     assert sidecar.line().startswith("ready")
     main = start(mode, ["--", "sleep", "600"], env_for(shared, "main"))
     wait_until(lambda: (shared / "main.ready").exists(), what="main running")
+    orphans = children_of(main.podinit_pid)  # without a PID namespace, they outlive it
     killed = time.monotonic()
     os.kill(main.podinit_pid, signal.SIGKILL)
     assert sidecar.line(timeout=30) == "workload SIGTERM"
     assert time.monotonic() - killed < 1.5
     assert sidecar.finish() == 0
+    for pid in orphans:
+        os.kill(pid, signal.SIGKILL)
     main.finish()
