@@ -9,11 +9,14 @@
 # form and compiles the zipapp's bytecode. No registry is needed: images/build
 # makes BASE with debootstrap and the wheelhouse of pure-Python dependencies.
 ARG BASE=localhost/podinit-base:bookworm
+ARG BUSYBOX=localhost/podinit-busybox:latest
 FROM ${BASE} AS build
 COPY podinit /src/podinit
 COPY images/podinit-forms.sh /src/podinit-forms.sh
 COPY .build/wheelhouse /src/wheelhouse
 RUN sh /src/podinit-forms.sh /src /podinit
 
-FROM scratch
+# busybox, so that the image can also install podinit at run time:
+# `podinit inject` adds an initContainer that runs cp -a /podinit/dist/. DIR
+FROM ${BUSYBOX}
 COPY --from=build /podinit /podinit

@@ -96,6 +96,37 @@ def status_command(flags: Mapping[str, Any], as_json: bool) -> int:
     return 0
 
 
+def inject_command(source: str, main: Optional[str], waits: Sequence[str],
+                   commands: Sequence[str], image: str, native: bool) -> int:
+    """`podinit inject`: rewrite manifests; nothing on stdout unless all is well."""
+    from podinit import exitcodes, inject, log, targets
+
+    try:
+        wait_map: dict = {}
+        for name, target in inject.parse_pairs(waits, "--wait"):
+            try:
+                targets.parse(target)
+            except ValueError as error:
+                raise inject.InjectError(f"--wait={name}={target}: {error}") from None
+            wait_map.setdefault(name, []).append(target)
+        command_map = {name: inject.command_for(value, f"--command={name}")
+                       for name, value in inject.parse_pairs(commands, "--command")}
+        try:
+            if source == "-":
+                text = sys.stdin.read()
+            else:
+                with open(source, encoding="utf-8") as file:
+                    text = file.read()
+        except (OSError, UnicodeDecodeError) as error:
+            raise inject.InjectError(f"{source}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+        output = inject.inject_text(text, inject.Options(main, wait_map, command_map, image, native))
+    except inject.InjectError as error:
+        log.error(str(error))
+        return exitcodes.USAGE
+    sys.stdout.write(output)
+    return 0
+
+
 def wait_command(flags: Mapping[str, Any]) -> int:
     """`podinit wait`: the readiness wait alone; returns the exit code."""
     from podinit import exitcodes, log, signals

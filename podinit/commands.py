@@ -134,6 +134,30 @@ def status(as_json: bool, **flags: Optional[str]) -> None:
     raise click.exceptions.Exit(status_command(flags, as_json))
 
 
+@app.command("inject")
+@click.argument("source", default="-", metavar="[FILE]")
+@click.option("--main", "main_name", metavar="NAME",
+              help="The main container (default: the first); the others are sidecars.")
+@click.option("--wait", "waits", multiple=True, metavar="SIDECAR=TARGET",
+              help="The main container also waits for TARGET (as for podinit --wait), "
+                   "checked as SIDECAR's readiness. Repeatable.")
+@click.option("--command", "commands", multiple=True, metavar="NAME='CMD ARGS'",
+              help="The command of container NAME, for one that has none in the "
+                   "manifest (its image's entrypoint cannot be known offline). Repeatable.")
+@click.option("--image", default="podinit:latest", show_default=True,
+              help="The podinit image the initContainer copies podinit from.")
+@click.option("--native", is_flag=True,
+              help="Kubernetes 1.29+ native sidecars: move the sidecars to initContainers "
+                   "with restartPolicy Always; only the main container runs under podinit.")
+def inject(source: str, main_name: Optional[str], waits: Tuple[str, ...],
+           commands: Tuple[str, ...], image: str, native: bool) -> None:
+    """Add podinit to the pod templates of a YAML stream (FILE, or - for
+    stdin) and print it: podinit inject job.yaml | kubectl apply -f -"""
+    from podinit.cli import inject_command
+
+    raise click.exceptions.Exit(inject_command(source, main_name, waits, commands, image, native))
+
+
 def dispatch(args: List[str]) -> int:
     """Run the click command line on `args`; returns the exit code."""
     command: Optional[List[str]] = None

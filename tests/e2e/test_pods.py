@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: harness
 
 from e2e_support import finished_at, record_figure
 
@@ -60,3 +64,29 @@ def test_workload_waits_for_the_proxy_and_stops_it_by_its_quit_url(play):
     main_end = finished_at(pod.state("main-app"))
     pod_end = max(finished_at(pod.state(name)) for name in pod.containers)
     record_figure("workload exit -> pod end, quit URL (s)", pod_end - main_end)
+
+
+def test_injected_seed_job_completes_with_images_never_rebuilt(images, tmp_path):
+    """podinit inject on the seed's original Job: its own images (the sidecar
+    is plain busybox), podinit copied in by an initContainer at run time."""
+    import subprocess
+    import uuid
+
+    from harness import PODINIT, clean_env
+    from pod import Pod
+
+    root = Path(__file__).resolve().parents[2]
+    injected = subprocess.run(
+        PODINIT + ["inject", str(root / "examples/seed-original/job.yaml"),
+                   "--image", "localhost/podinit:latest"],
+        env=clean_env(), capture_output=True, text=True, timeout=30, check=True).stdout
+    manifest = tmp_path / "injected.yaml"
+    manifest.write_text(injected)
+    pod = Pod(manifest, f"injected-{uuid.uuid4().hex[:6]}")
+    try:
+        pod.play()
+        assert pod.exit_codes() == {"main-app": 0, "sidecar-logger": 0}
+        assert pod.pod_state() == "Exited"
+        assert len(workload_lines(pod.logs("main-app"))) == 3
+    finally:
+        pod.remove()
