@@ -19,7 +19,6 @@ podinit/injected and is left as it is, so injecting twice changes nothing.
 from __future__ import annotations
 
 import io
-import shlex
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
@@ -207,10 +206,9 @@ def _check_collisions(spec: Dict[str, Any], label: str) -> None:
 
 
 def command_for(value: str, flag: str) -> List[str]:
+    from podinit import values
+
     try:
-        words = shlex.split(value)
+        return values.command(value)
     except ValueError as error:
         raise InjectError(f"{flag}={value!r}: {error}") from None
-    if not words:
-        raise InjectError(f"{flag}={value!r}: empty command")
-    return words

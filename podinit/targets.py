@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     from typing import FrozenSet, List, Optional
 
 SCHEMES = ("tcp", "http", "https", "unix", "file", "sidecar", "exec")
-NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
 class NotReady(Exception):
@@ -158,20 +157,16 @@ def parse(text: str) -> Target:
     scheme = scheme.lower()
     if not sep or scheme not in SCHEMES:
         raise ValueError(f"{text!r}: unknown scheme; use one of " + ", ".join(s + ":" for s in SCHEMES))
-    if scheme == "sidecar":
-        if not rest or not set(rest) <= NAME_CHARS:
-            raise ValueError(f"{text!r}: a sidecar name is letters, digits, '.', '_' and '-'")
-        return Sidecar(text, rest)
-    if scheme == "exec":
-        import shlex
+    if scheme in ("sidecar", "exec"):
+        from podinit import values
 
         try:
-            argv = shlex.split(rest)
+            if scheme == "sidecar":
+                return Sidecar(text, values.name(rest))
+            return Exec(text, values.command(rest))
         except ValueError as error:
-            raise ValueError(f"{text!r}: {error}") from None
-        if not argv:
-            raise ValueError(f"{text!r}: no command")
-        return Exec(text, argv)
+            what = "a sidecar name " if scheme == "sidecar" else ""
+            raise ValueError(f"{text!r}: {what}{error}") from None
     return _parse_url(text, scheme)
 
 

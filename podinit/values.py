@@ -68,6 +68,19 @@ def name(text: str) -> str:
     return word
 
 
+def command(text: str) -> List[str]:
+    """A command line, split as a shell would, without running a shell."""
+    import shlex
+
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise ValueError(str(error)) from None
+    if not words:
+        raise ValueError("no command")
+    return words
+
+
 def names(text: str) -> List[str]:
     """A comma-separated list of names, at least one."""
     found = [name(item) for item in text.replace("\n", ",").split(",") if item.strip()]
