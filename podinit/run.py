@@ -51,7 +51,9 @@ def run(command: Sequence[str], config: Config) -> int:
     log.debug("workload started", pid=workload, command=list(command))
     watch = watch_peers(config, member)
     status, stopped = supervise.supervise(workload, config, watch.stop if watch else None)
-    return finish(config, member, status, started, watch.reason if stopped and watch else "")
+    code = finish(config, member, status, started, watch.reason if stopped and watch else "")
+    supervise.stop_leftovers(config.leftover_grace)  # after the peers know: they need not wait
+    return code
 
 
 def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]:

@@ -4,9 +4,10 @@ Like tini's main loop: take the next signal (or wake at a deadline), forward
 it unless it is SIGCHLD, reap every exited child, and stop when the workload
 has ended. When the peers this container stops with have ended (`stop`, set
 by podinit.peers, which wakes the loop), the workload gets stop_signal and,
-after stop_grace, SIGKILL. Then whatever the workload left running gets SIGTERM, SIGKILL
-after the leftover grace period, and podinit returns as soon as nothing is
-left, at once when nothing was.
+after stop_grace, SIGKILL. Then (stop_leftovers, called once the peers have
+been told) whatever the workload left running gets SIGTERM, SIGKILL after
+the leftover grace period, and podinit returns as soon as nothing is left,
+at once when nothing was.
 """
 
 from __future__ import annotations
@@ -65,8 +66,6 @@ def supervise(workload: int, config: Config,
             _send(-workload if config.kill_group else workload, signal.SIGKILL)
             kill_at = None
     log.debug("workload ended", pid=workload, status=reaped.workload_status)
-    if reaped.children_left:
-        stop_leftovers(config.leftover_grace)
     return reaped.workload_status, stopping
 
 
@@ -88,6 +87,8 @@ def forward(workload: int, signum: int, config: Config) -> int:
 
 def stop_leftovers(grace: float) -> None:
     """TERM what the workload left behind, KILL it after `grace`, reap it all."""
+    if not reaper.reap(0).children_left:
+        return  # nothing was left: no /proc scan, no wait
     me = os.getpid()
     pids = reaper.signal_all(reaper.descendants(me), signal.SIGTERM)
     reaper.signal_all(pids, signal.SIGCONT)  # a stopped process cannot act on TERM

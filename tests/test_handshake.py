@@ -380,3 +380,16 @@ def test_without_inotify_the_watch_polls(shared, monkeypatch):
         assert watch.reason == "main exited with code 0"
     finally:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+
+
+def test_peers_are_told_before_leftovers_are_cleared(start, shared):
+    """A leftover that ignores SIGTERM holds podinit for its grace period; the
+    sidecars must not wait for that."""
+    sidecar = start_sidecar(start, shared, "logger")
+    main = start("plain", workload("leftover", "0", "ignore"),
+                 env_for(shared, "main", PODINIT_LEFTOVER_GRACE="60"))
+    leftover = int(main.line().split()[1])
+    assert sidecar.line() == "workload SIGTERM"
+    assert main.proc.poll() is None  # still clearing up, the sidecar already told
+    os.kill(leftover, signal.SIGKILL)
+    assert main.finish() == 0
