@@ -53,7 +53,7 @@ def supervise(workload: int, config: Config,
             break
         if stop is not None and not stopping and stop.is_set():
             stopping = True
-            _send(-workload if config.kill_group else workload, config.stop_signal)
+            _send(target(workload, config), config.stop_signal)
             log.info("stopping the workload: its peers ended", signal=config.stop_signal)
             stop_kill_at = time.monotonic() + config.stop_grace
             kill_at = stop_kill_at if kill_at is None else min(kill_at, stop_kill_at)
@@ -63,7 +63,7 @@ def supervise(workload: int, config: Config,
                 pid=workload,
                 grace_period=config.stop_grace if stopping else config.grace_period,
             )
-            _send(-workload if config.kill_group else workload, signal.SIGKILL)
+            _send(target(workload, config), signal.SIGKILL)
             kill_at = None
     log.debug("workload ended", pid=workload, status=reaped.workload_status)
     return reaped.workload_status, stopping
@@ -76,13 +76,18 @@ def forward(workload: int, signum: int, config: Config) -> int:
         if log.enabled("debug"):
             log.debug("signal dropped", signal=signals.name(signum))
         return 0
-    target = -workload if config.kill_group else workload
-    _send(target, sent)
+    _send(target(workload, config), sent)
     if log.enabled("debug"):  # naming a signal imports the enum module
-        log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent), to=target)
+        log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent),
+                  to=target(workload, config))
     if sent in signals.TTY_STOPS and os.getpid() != 1:
         os.kill(os.getpid(), signal.SIGSTOP)  # stop with the job, as dumb-init does
     return sent
+
+
+def target(workload: int, config: Config) -> int:
+    """Who gets the workload's signals: it, or its whole process group."""
+    return -workload if config.kill_group else workload
 
 
 def stop_leftovers(grace: float) -> None:
