@@ -7,6 +7,7 @@ supervise (signals, reaping) -> record the exit for the peers -> exit code.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 
@@ -50,6 +51,9 @@ def run(command: Sequence[str], config: Config) -> int:
     started = time.time()
     log.debug("workload started", pid=workload, command=list(command))
     watch = watch_peers(config, member)
+    # Everything start-up made lives until exit: keep the cyclic collector
+    # off it, so a collection cannot stall a stop or a forwarded signal.
+    gc.freeze()
     status, stopped = supervise.supervise(workload, config, watch.stop if watch else None)
     code = finish(config, member, status, started, watch.reason if stopped and watch else "")
     supervise.stop_leftovers(config.leftover_grace)  # after the peers know: they need not wait
