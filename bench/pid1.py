@@ -3,7 +3,9 @@
 For podinit and, where installed, tini, dumb-init and catatonit, in one run:
 - signals: SIGUSR1 sent to the init one at a time, N times; the workload
   takes each with sigwaitinfo() and reports CLOCK_MONOTONIC; latency is
-  report - send; a signal that never arrives counts as lost;
+  report - send; a signal that never arrives counts as lost. All inits run
+  at once and take turns in rounds of 100 signals, so that noise falls on
+  each alike;
 - reaping: each init as PID 1 of a new PID namespace; the workload makes
   10,000 orphans (double fork, the grandchild exits at once); the runner
   samples the init's zombie children until none is left: time from the first
@@ -91,28 +93,35 @@ def read_exact(fd: int, size: int, timeout: float) -> bytes:
     return data
 
 
-def signals_bench(prefix: list, python: str, count: int) -> dict:
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen([*prefix, python, "-c", RECEIVER, str(write_fd)], pass_fds=(write_fd,))
-    os.close(write_fd)
-    read_exact(read_fd, 8, 10)
-    latencies, lost = [], 0
-    for _ in range(count):
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGUSR1)
-        try:
-            received = struct.unpack("d", read_exact(read_fd, 8, 1.0))[0]
-        except TimeoutError:
-            lost += 1
-            continue
-        latencies.append((received - sent) * 1e6)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(10)
-    os.close(read_fd)
-    latencies.sort()
-    return {"sent": count, "lost": lost,
-            "p50_us": latencies[len(latencies) // 2],
-            "p99_us": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+def signals_bench(table: dict, python: str, count: int, round_size: int = 100) -> dict:
+    running = {}
+    for name, prefix in table.items():
+        read_fd, write_fd = os.pipe()
+        proc = subprocess.Popen([*prefix, python, "-c", RECEIVER, str(write_fd)], pass_fds=(write_fd,))
+        os.close(write_fd)
+        read_exact(read_fd, 8, 10)
+        running[name] = (proc, read_fd, [], [0])
+    for _ in range(max(1, count // round_size)):
+        for proc, read_fd, latencies, lost in running.values():
+            for _ in range(round_size):
+                sent = time.monotonic()
+                proc.send_signal(signal.SIGUSR1)
+                try:
+                    received = struct.unpack("d", read_exact(read_fd, 8, 1.0))[0]
+                except TimeoutError:
+                    lost[0] += 1
+                    continue
+                latencies.append((received - sent) * 1e6)
+    result = {}
+    for name, (proc, read_fd, latencies, lost) in running.items():
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        os.close(read_fd)
+        latencies.sort()
+        result[name] = {"sent": len(latencies) + lost[0], "lost": lost[0],
+                        "p50_us": latencies[len(latencies) // 2],
+                        "p99_us": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]}
+    return result
 
 
 def zombie_children(pid: int) -> int:
@@ -193,8 +202,8 @@ def main() -> None:
     args = parser.parse_args()
     table = inits(args.podinit)
     results = {"signals": {}, "reaping": {}, "idle": {}}
+    results["signals"] = signals_bench(table, args.python, args.signals)
     for name, prefix in table.items():
-        results["signals"][name] = signals_bench(prefix, args.python, args.signals)
         results["reaping"][name] = reaping_bench(prefix, args.python, args.orphans)
     results["idle"] = idle_bench(table, args.idle_seconds)
     machine = {"cores": os.cpu_count(), "kernel": platform.release(),
