@@ -15,8 +15,6 @@ from podinit import __version__, exitcodes, log
 from podinit.cli import run_command
 from podinit.options import OPTIONS, describe
 
-USAGE = "podinit [OPTIONS] -- CMD [ARGS]..."
-
 
 # What `podinit wait` takes: the wait's own settings, not the supervisor's.
 WAIT_OPTIONS = {

@@ -119,7 +119,7 @@ class Member:
         """
         record = dict(record, run_id=self.run_id, name=self.name, role=self.role,
                       started=self.started)
-        data = json.dumps(record, sort_keys=True).encode() + b"\n"
+        data = _encode(record)
         try:
             if self._exit_fd < 0 or len(data) > PREALLOCATED_BYTES:
                 write_record(self.shared_dir, self.name, "exit", record)
@@ -150,7 +150,7 @@ class Member:
 
 def write_record(shared_dir: str, name: str, kind: str, record: Dict[str, Any]) -> None:
     """Write NAME.KIND atomically: temp file, fsync, rename, fsync the directory."""
-    data = json.dumps(record, sort_keys=True).encode() + b"\n"
+    data = _encode(record)
     temp = path(shared_dir, f".{name}.{kind}.{os.getpid()}.{os.urandom(4).hex()}", "tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
@@ -164,6 +164,11 @@ def write_record(shared_dir: str, name: str, kind: str, record: Dict[str, Any]) 
         _remove(temp)
         raise
     _fsync_dir(shared_dir)
+
+
+def _encode(record: Dict[str, Any]) -> bytes:
+    """A record as written: one JSON object on one line."""
+    return json.dumps(record, sort_keys=True).encode() + b"\n"
 
 
 def _ignore(where: str, reason: str) -> None:

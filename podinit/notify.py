@@ -68,19 +68,11 @@ def post_quit_urls(urls: List[Http]) -> None:
 
 
 def _post(url: Http) -> None:
-    import http.client
-
     last = ""
     for attempt in range(QUIT_ATTEMPTS):
         if attempt:
             time.sleep(0.1 * 2 ** attempt)
-        connection_class = http.client.HTTPSConnection if url.secure else http.client.HTTPConnection
-        kwargs: Dict[str, Any] = {"timeout": QUIT_TIMEOUT}
-        if url.secure and url.insecure:
-            import ssl
-
-            kwargs["context"] = ssl._create_unverified_context()
-        connection = connection_class(url.host, url.port, **kwargs)
+        connection = url.connection(QUIT_TIMEOUT)
         try:
             connection.request("POST", url.path, body=b"", headers={"User-Agent": "podinit"})
             status = connection.getresponse().status

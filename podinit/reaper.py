@@ -19,12 +19,11 @@ PR_SET_CHILD_SUBREAPER = 36
 class Reaped:
     """What one reap() found."""
 
-    __slots__ = ("workload_status", "children_left", "count")
+    __slots__ = ("workload_status", "children_left")
 
-    def __init__(self, workload_status: Optional[int], children_left: bool, count: int) -> None:
+    def __init__(self, workload_status: Optional[int], children_left: bool) -> None:
         self.workload_status = workload_status  # the workload's wait status, once it ended
         self.children_left = children_left  # whether any child (exited or not) is still ours
-        self.count = count  # how many children this call reaped
 
 
 def become_subreaper() -> bool:
@@ -38,15 +37,13 @@ def become_subreaper() -> bool:
 def reap(workload: int) -> Reaped:
     """Wait for every child that has exited, without blocking."""
     status: Optional[int] = None
-    count = 0
     while True:
         try:
             pid, wait_status = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            return Reaped(status, False, count)
+            return Reaped(status, False)
         if pid == 0:
-            return Reaped(status, True, count)
-        count += 1
+            return Reaped(status, True)
         if pid == workload:
             status = wait_status
 

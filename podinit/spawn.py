@@ -65,10 +65,15 @@ def spawn(argv: Sequence[str], mask: Iterable[int], tty: bool) -> int:
     """Start `argv`; returns the workload's pid or raises SpawnError."""
     if tty:
         return _fork_exec(argv, mask)
+    return _posix_spawn(argv, mask)
+
+
+def _posix_spawn(argv: Sequence[str], mask: Iterable[int], file_actions: Sequence = ()) -> int:
+    """posix_spawn with a session of its own and a clean signal state."""
     try:
         return os.posix_spawnp(
             argv[0], list(argv), os.environ, setsid=True, setsigmask=list(mask),
-            setsigdef=PYTHON_IGNORES,
+            setsigdef=PYTHON_IGNORES, file_actions=list(file_actions),
         )
     except OSError as error:
         raise SpawnError(argv[0], error.errno or errno.EIO) from None
@@ -78,7 +83,6 @@ def _fork_exec(argv: Sequence[str], mask: Iterable[int]) -> int:
     report_r, report_w = os.pipe()  # both ends are close-on-exec
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, reported over the pipe
-        code = 127
         try:
             os.close(report_r)
             _prepare_child(list(mask))
@@ -88,7 +92,7 @@ def _fork_exec(argv: Sequence[str], mask: Iterable[int]) -> int:
         except BaseException:
             os.write(report_w, str(errno.EIO).encode())
         finally:
-            os._exit(code)
+            os._exit(exitcodes.NOT_FOUND)
     os.close(report_w)
     with os.fdopen(report_r, "rb") as report:
         failure = report.read()
@@ -126,18 +130,13 @@ def run_check(argv: Sequence[str], timeout: float) -> Tuple[int, str]:
 
     read_fd, write_fd = os.pipe()
     try:
-        pid = os.posix_spawnp(
-            argv[0], list(argv), os.environ, setsid=True, setsigmask=[],
-            setsigdef=PYTHON_IGNORES,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, write_fd, 1),
-                (os.POSIX_SPAWN_DUP2, write_fd, 2),
-            ],
-        )
-    except OSError as error:
+        pid = _posix_spawn(argv, [], [
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+            (os.POSIX_SPAWN_DUP2, write_fd, 1),
+            (os.POSIX_SPAWN_DUP2, write_fd, 2),
+        ])
+    except SpawnError as failure:
         os.close(read_fd)
-        failure = SpawnError(argv[0], error.errno or errno.EIO)
         return failure.exit_code, str(failure)
     finally:
         os.close(write_fd)

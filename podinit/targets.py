@@ -11,6 +11,7 @@ import os
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
+    import http.client
     from typing import FrozenSet, List, Optional
 
 SCHEMES = ("tcp", "http", "https", "unix", "file", "sidecar", "exec")
@@ -75,21 +76,22 @@ class Http(Target):
         self.secure, self.host, self.port, self.path = secure, host, port, path
         self.statuses, self.insecure = statuses, insecure
 
-    def check(self, timeout: float) -> None:
+    def connection(self, timeout: float) -> http.client.HTTPConnection:
+        """A connection to this URL's server; certificates unchecked only if asked."""
         import http.client
 
-        if self.secure:
-            import ssl
+        if not self.secure:
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        import ssl
 
-            context = ssl.create_default_context()
-            if self.insecure:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout, context=context
-            )
-        else:
-            connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        context = ssl.create_default_context()
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=context)
+
+    def check(self, timeout: float) -> None:
+        connection = self.connection(timeout)
         try:
             connection.request("GET", self.path, headers={"User-Agent": "podinit"})
             status = connection.getresponse().status
