@@ -10,6 +10,8 @@ For a podinit named NAME (PODINIT_NAME; the main container's default is
                 drops the lock
     NAME.run    {"run_id", "name", "role", "pid", "started", "restart_policy"}
     NAME.ready  {"run_id", "time"}: the process passed its readiness check
+    NAME.hold   {"run_id", "signal", "since", "until"}: a sidecar holds a
+                TERM or INT until its peers end (informational)
     NAME.exit   {"run_id", "code", "signal", "started", "ended", "final", ...}
 
 Every record carries the writer's run id, so a record left by an earlier run
@@ -99,7 +101,8 @@ class Member:
             })
         except OSError as error:
             raise SharedDirError(f"cannot write {self.name}.run: {error.strerror}") from None
-        remove_record(self.shared_dir, self.name, "ready")  # after .run: see PROTOCOL.md
+        for kind in ("ready", "hold"):  # left by an earlier run; after .run: see PROTOCOL.md
+            remove_record(self.shared_dir, self.name, kind)
 
     def mark_ready(self) -> None:
         import time
@@ -109,6 +112,21 @@ class Member:
         except OSError as error:
             log.error("cannot mark ready", path=path(self.shared_dir, self.name, "ready"),
                       reason=error.strerror)
+
+    def mark_holding(self, signum: int, timeout: float) -> None:
+        """Say (for `podinit status`) that a stop request is held, and until when."""
+        import time
+
+        now = time.time()
+        try:
+            write_record(self.shared_dir, self.name, "hold",
+                         {"run_id": self.run_id, "signal": signum, "since": now, "until": now + timeout})
+        except OSError as error:
+            log.warning("cannot mark holding", path=path(self.shared_dir, self.name, "hold"),
+                        reason=error.strerror)
+
+    def unmark_holding(self) -> None:
+        _remove(path(self.shared_dir, self.name, "hold"))
 
     def record_exit(self, record: Dict[str, Any]) -> bool:
         """Write NAME.exit into the space reserved at start; True if it landed.
@@ -230,7 +248,8 @@ def is_alive(shared_dir: str, name: str) -> bool:
 
 
 def peer_state(shared_dir: str, name: str) -> str:
-    """One of: absent, running, ready, exited, stale (died without a record)."""
+    """One of: absent, running, ready, holding (a stop request), exited,
+    stale (died without a record)."""
     run = read_record(shared_dir, name, "run")
     if run is None:
         return "absent"
@@ -239,6 +258,9 @@ def peer_state(shared_dir: str, name: str) -> str:
         return "exited"
     if not is_alive(shared_dir, name):
         return "stale"
+    hold = read_record(shared_dir, name, "hold")
+    if hold is not None and hold["run_id"] == run["run_id"]:
+        return "holding"
     ready = read_record(shared_dir, name, "ready")
     if ready is not None and ready["run_id"] == run["run_id"]:
         return "ready"

@@ -227,6 +227,25 @@ OPTIONS = (
         metavar="SECONDS",
     ),
     Option(
+        "hold_term",
+        values.boolean,
+        True,
+        "A sidecar that gets TERM or INT while the peers it stops with still "
+        "run (a pod being deleted: the kubelet TERMs every container at once) "
+        "holds it until they have ended, then stops its process as usual; a "
+        "second TERM or INT is forwarded at once. Main containers never hold.",
+        switch=True,
+    ),
+    Option(
+        "hold_timeout",
+        values.seconds,
+        20.0,
+        "The longest a sidecar holds a TERM or INT; then it is forwarded. The "
+        "default leaves stop_grace (10 s) of Kubernetes' default 30 s "
+        "terminationGracePeriodSeconds for the sidecar's own stop.",
+        metavar="SECONDS",
+    ),
+    Option(
         "peer_watch",
         values.choice("inotify", "poll"),
         "inotify",

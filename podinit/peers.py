@@ -30,43 +30,80 @@ WAKE = signal.SIGCHLD  # wakes the supervise loop; never forwarded
 
 def ended(shared_dir: str, name: str) -> Tuple[bool, str]:
     """Whether peer `name` has ended for good, and its state in words."""
+    kind, why = state(shared_dir, name)
+    return kind == "ended", why
+
+
+def state(shared_dir: str, name: str) -> Tuple[str, str]:
+    """Peer `name`'s current run: not started, running, ended (for good) or
+    restartable (ended, to be restarted); and the state in words."""
     run = handshake.read_record(shared_dir, name, "run")
     if run is None:
-        return False, "not started"
+        return "not started", "not started"
     record = handshake.read_record(shared_dir, name, "exit")
     if record is not None and record["run_id"] == run["run_id"]:
         if record.get("final") is True:
-            return True, f"{name} exited with code {record.get('code')}"
-        return False, f"exited with code {record.get('code')}, to be restarted"
+            return "ended", f"{name} exited with code {record.get('code')}"
+        return "restartable", f"exited with code {record.get('code')}, to be restarted"
     if handshake.is_alive(shared_dir, name):
-        return False, "running"
+        return "running", "running"
     policy = run.get("restart_policy", "Never")
     if policy == "Never":
-        return True, f"{name} died without an exit record"
-    return False, f"died without an exit record, to be restarted ({policy})"
+        return "ended", f"{name} died without an exit record"
+    return "restartable", f"died without an exit record, to be restarted ({policy})"
 
 
 class PeerWatch(threading.Thread):
-    """Sets `stop` (and wakes the main thread) once the stop condition holds."""
+    """Sets `stop` (and wakes the main thread) once the stop condition holds,
+    or, while a stop request is held (begin_hold), once no peer runs."""
 
-    def __init__(self, shared_dir: str, names: List[str], mode: str, poll: bool = False) -> None:
+    def __init__(self, shared_dir: str, names: List[str], mode: str, poll: bool = False,
+                 member: Optional[handshake.Member] = None) -> None:
         super().__init__(name="peer watch", daemon=True)
         self.shared_dir, self.names, self.mode, self.poll = shared_dir, names, mode, poll
+        self.member = member
         self.main_thread = threading.get_ident()
         self.stop = threading.Event()
         self.reason = ""
+        self.holding = False
         self._files = {f"{name}.{kind}" for name in names for kind in ("run", "exit", "lock")}
 
     def holds(self) -> bool:
-        states = {name: ended(self.shared_dir, name) for name in self.names}
-        done = [why for has_ended, why in states.values() if has_ended]
+        states = {name: state(self.shared_dir, name) for name in self.names}
+        done = [why for kind, why in states.values() if kind == "ended"]
         stop = bool(done) if self.mode == "any" else len(done) == len(states)
+        # A stop request is held (the pod is going away, nothing restarts):
+        # an end that would be restarted counts too, once none runs.
+        holding = self.holding
+        if not stop and holding and not any(kind == "running" for kind, _ in states.values()):
+            stop, done = True, [why if kind == "ended" else f"{name} {why}"
+                                for name, (kind, why) in states.items()]
         if log.enabled("debug"):
             log.debug("peers checked", peers={name: why for name, (_, why) in states.items()},
-                      stop=stop)
+                      stop=stop, holding=holding)
         if stop:
             self.reason = "; ".join(done)
         return stop
+
+    def begin_hold(self, signum: int, timeout: float) -> bool:
+        """Hold a stop request while a peer still runs; False if none does.
+
+        The flag is set before the peers are read, so a peer that ends after
+        this read raises an event that the watch judges with the flag set.
+        """
+        self.holding = True
+        if self.stop.is_set() or not any(state(self.shared_dir, name)[0] == "running"
+                                         for name in self.names):
+            self.holding = False
+            return False
+        if self.member is not None:
+            self.member.mark_holding(signum, timeout)
+        return True
+
+    def end_hold(self) -> None:
+        self.holding = False
+        if self.member is not None:
+            self.member.unmark_holding()
 
     def run(self) -> None:
         mask = (inotify.IN_MOVED_TO | inotify.IN_CLOSE_WRITE | inotify.IN_CREATE

@@ -54,7 +54,7 @@ def run(command: Sequence[str], config: Config) -> int:
     # Everything start-up made lives until exit: keep the cyclic collector
     # off it, so a collection cannot stall a stop or a forwarded signal.
     gc.freeze()
-    status, stopped = supervise.supervise(workload, config, watch.stop if watch else None)
+    status, stopped = supervise.supervise(workload, config, watch)
     code = finish(config, member, status, started, watch.reason if stopped and watch else "")
     supervise.stop_leftovers(config.leftover_grace)  # after the peers know: they need not wait
     return code
@@ -76,7 +76,7 @@ def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]
     from podinit.peers import PeerWatch
 
     watch = PeerWatch(config.shared_dir, config.stop_with, config.stop_with_mode,
-                      poll=config.peer_watch == "poll")
+                      poll=config.peer_watch == "poll", member=member)
     watch.start()
     return watch
 

@@ -5,6 +5,7 @@ process; `start` starts podinit runs and kills what is left of them."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import pytest
@@ -17,6 +18,14 @@ def mode(request) -> str:
     if request.param == "pid1" and not shutil.which("unshare"):
         pytest.skip("unshare is not installed")
     return request.param
+
+
+@pytest.fixture
+def shared(tmp_path) -> Path:
+    """A directory all containers of one pod share, as an emptyDir."""
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    return directory
 
 
 @pytest.fixture

@@ -25,6 +25,19 @@ def clean_env(**extra: str) -> Dict[str, str]:
     return env
 
 
+def env_for(shared: Path, name: str, role: str = "main", **extra: str) -> Dict[str, str]:
+    """The environment of one podinit container of a pod sharing `shared`."""
+    return clean_env(PODINIT_SHARED_DIR=str(shared), PODINIT_NAME=name, PODINIT_ROLE=role,
+                     PODINIT_LOG_FORMAT="json", PODINIT_LOG_LEVEL="debug", **extra)
+
+
+def record(shared: Path, name: str, kind: str) -> dict:
+    """A record of the shared directory, as a peer would read it."""
+    import json
+
+    return json.loads((shared / f"{name}.{kind}").read_text())
+
+
 def children_of(pid: int) -> List[int]:
     found = []
     for entry in os.listdir("/proc"):

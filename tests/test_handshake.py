@@ -18,21 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import PODINIT, clean_env, wait_until, workload
+from harness import PODINIT, clean_env, env_for, record, wait_until, workload
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def shared(tmp_path) -> Path:
-    directory = tmp_path / "shared"
-    directory.mkdir()
-    return directory
-
-
-def env_for(shared: Path, name: str, role: str = "main", **extra: str) -> dict:
-    return clean_env(PODINIT_SHARED_DIR=str(shared), PODINIT_NAME=name, PODINIT_ROLE=role,
-                     PODINIT_LOG_FORMAT="json", PODINIT_LOG_LEVEL="debug", **extra)
 
 
 def start_sidecar(start, shared, name, **extra):
@@ -50,10 +38,6 @@ def checked_after(run, predicate_on_peers):
                           and predicate_on_peers(e["peers"]))
     assert event["stop"] is False, event
     return event
-
-
-def record(shared: Path, name: str, kind: str) -> dict:
-    return json.loads((shared / f"{name}.{kind}").read_text())
 
 
 def test_workload_exit_stops_every_sidecar_and_keeps_its_code(start, shared):

@@ -42,7 +42,7 @@ def record_signals(role, exit_on=None, react=None):
     signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)
     while True:
         signum = signal.sigwaitinfo(CATCHABLE).si_signo
-        report(f"{role} {signame(signum)}")
+        report(f"{role} {signame(signum)}" + (f" at {time.time()}" if os.environ.get("REPORT_TIME") else ""))
         if react and signum in react:
             react[signum]()
         if signum == exit_on:
@@ -66,6 +66,17 @@ def record(exit_on="TERM"):
     signal.pthread_sigmask(signal.SIG_BLOCK, CATCHABLE)  # before "ready": none slips by
     report(f"ready {os.getpid()} tty={int(os.isatty(0))}")
     record_signals("workload", signal.Signals["SIG" + exit_on])
+
+
+def slow_stop(seconds):
+    """Report "stopping" on SIGTERM, go on for `seconds` (a workload's own
+    graceful stop), then exit 0."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    report("ready")
+    signal.sigwaitinfo({signal.SIGTERM})
+    report("stopping")
+    time.sleep(float(seconds))
+    sys.exit(0)
 
 
 def group():

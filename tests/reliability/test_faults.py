@@ -25,13 +25,6 @@ def env_for(shared: Path, name: str, role: str = "main", **extra: str) -> dict:
     return clean_env(PODINIT_SHARED_DIR=str(shared), PODINIT_NAME=name, PODINIT_ROLE=role, **extra)
 
 
-@pytest.fixture
-def shared(tmp_path) -> Path:
-    directory = tmp_path / "shared"
-    directory.mkdir()
-    return directory
-
-
 def test_signal_storm_loses_no_real_time_signal_and_ends_right(mode, start):
     """10,000 mixed signals: each queued real-time one arrives, each standard
     kind arrives at least once (the kernel merges pending ones), and the final
