@@ -7,7 +7,9 @@ ReplicaSet; other kinds pass through) it adds:
 - an emptyDir `podinit-shared` for the handshake, at /run/podinit;
 - podinit in front of each container's command, and its PODINIT_* settings:
   the main container waits for every sidecar and records its exit; each
-  sidecar stops with the main container.
+  sidecar stops with the main container, and when the pod is deleted holds
+  its TERM until the main container has ended (for as long as the pod's
+  terminationGracePeriodSeconds allows).
 With --native, the sidecars move to initContainers with restartPolicy Always
 (Kubernetes 1.29+) and only the main container runs under podinit.
 
@@ -30,6 +32,7 @@ BIN_VOLUME, BIN_PATH = "podinit-bin", "/podinit-bin"
 SHARED_VOLUME, SHARED_PATH = "podinit-shared", "/run/podinit"
 PODINIT = f"{BIN_PATH}/bin/podinit"
 DEFAULT_IMAGE = "podinit:latest"
+DEFAULT_GRACE = 30  # the kubelet's terminationGracePeriodSeconds
 
 # Where each kind keeps its pod template.
 TEMPLATE_PATHS = {
@@ -123,6 +126,7 @@ def _inject_spec(spec: Dict[str, Any], label: str, options: Options) -> None:
     main = next(c for c in containers if c.get("name") == main_name)
     _check_collisions(spec, label)
     restart = str(spec.get("restartPolicy", "Always"))
+    hold = hold_timeout(spec.get("terminationGracePeriodSeconds"))
 
     for container in containers:
         if container.get("name") in options.commands:
@@ -143,6 +147,7 @@ def _inject_spec(spec: Dict[str, Any], label: str, options: Options) -> None:
             "PODINIT_SHARED_DIR": SHARED_PATH, "PODINIT_STOP_WITH": main_name,
             "PODINIT_RESTART_POLICY": restart,
             **({"PODINIT_READY_CHECK": ",".join(targets)} if targets else {}),
+            **({"PODINIT_HOLD_TIMEOUT": hold} if hold else {}),
         }, shared=True)
         waits.append(f"sidecar:{sidecar['name']}")
     main_env = {"PODINIT_NAME": main_name, "PODINIT_RESTART_POLICY": restart}
@@ -168,6 +173,21 @@ def _inject_spec(spec: Dict[str, Any], label: str, options: Options) -> None:
             containers.remove(sidecar)
             sidecar["restartPolicy"] = "Always"
             init.append(sidecar)
+
+
+def hold_timeout(grace: Any) -> Optional[str]:
+    """PODINIT_HOLD_TIMEOUT for a pod's terminationGracePeriodSeconds, None
+    where podinit's default (20 s, for the kubelet's default 30 s) fits.
+
+    The sidecar must still get its own stop (stop_grace, 10 s) before the
+    kubelet's SIGKILL; with a short grace period, half of it.
+    """
+    from podinit.options import BY_NAME
+
+    if isinstance(grace, bool) or not isinstance(grace, int) or grace < 0 or grace == DEFAULT_GRACE:
+        return None
+    seconds = max(grace - BY_NAME["stop_grace"].default, grace / 2)
+    return f"{seconds:g}"
 
 
 def _wrap(container: Dict[str, Any], label: str, env: Dict[str, str], shared: bool) -> None:

@@ -105,3 +105,26 @@ def test_command_given_for_a_container_without_one():
     result = inject("-", "--command", "proxy=envoy -c '/etc/envoy.yaml'", stdin=text)
     assert result.returncode == 0, result.stderr
     assert "envoy, -c, /etc/envoy.yaml" in result.stdout or "- envoy" in result.stdout
+
+
+def sidecar_env(text: str) -> dict:
+    import yaml
+
+    result = inject("-", stdin=text)
+    assert result.returncode == 0, result.stderr
+    containers = yaml.safe_load(result.stdout)["spec"]["containers"]
+    return {c["name"]: {e["name"]: e["value"] for e in c["env"]} for c in containers}
+
+
+@pytest.mark.parametrize("grace, timeout", [(None, None), (30, None), (120, "110"), (8, "4"), (0, "0")])
+def test_sidecars_hold_their_term_within_the_pods_grace_period(grace, timeout):
+    """Hold is podinit's default for sidecars; inject sizes it to the pod's
+    terminationGracePeriodSeconds so the sidecar keeps its own stop_grace."""
+    text = ("kind: Pod\nmetadata: {name: p}\nspec:\n"
+            + (f"  terminationGracePeriodSeconds: {grace}\n" if grace is not None else "")
+            + "  containers:\n    - {name: app, image: i, command: [x]}\n"
+            "    - {name: proxy, image: envoy, command: [envoy]}\n")
+    env = sidecar_env(text)
+    assert "PODINIT_HOLD_TERM" not in env["proxy"]  # on: the default
+    assert env["proxy"].get("PODINIT_HOLD_TIMEOUT") == timeout
+    assert "PODINIT_HOLD_TIMEOUT" not in env["app"]

@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """A proxy-like sidecar: GET /ready answers 503 until READY_AFTER seconds have
-passed, then 200; POST /quitquitquit makes it exit 0 (as Istio's does).
-It prints when it became ready (Unix time), so a test can order events."""
+passed, then 200; POST /quitquitquit makes it exit 0 (as Istio's does), and
+so does SIGTERM (a proxy stops at once: what is in flight is lost).
+It prints when it became ready, quit or got TERM (Unix times), so a test can
+order events."""
 
 import http.server
 import os
+import signal
 import threading
 import time
 
@@ -38,6 +41,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+def on_term(signum, frame):
+    print(f"proxy got TERM at {time.time():.6f}", flush=True)
+    os._exit(0)
+
+
+signal.signal(signal.SIGTERM, on_term)
 server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
 print(f"proxy listening on 127.0.0.1:{PORT}, ready after {READY_AFTER}s", flush=True)
 server.serve_forever()

@@ -12,6 +12,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: harness
 
 from e2e_support import finished_at, record_figure
 
+ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.timeout(300)
 
 
@@ -88,5 +90,60 @@ def test_injected_seed_job_completes_with_images_never_rebuilt(images, tmp_path)
         assert pod.exit_codes() == {"main-app": 0, "sidecar-logger": 0}
         assert pod.pod_state() == "Exited"
         assert len(workload_lines(pod.logs("main-app"))) == 3
+    finally:
+        pod.remove()
+
+
+def logged_time(lines, prefix: str) -> float:
+    """The Unix time at the end of the first line that starts with `prefix`."""
+    line = next(l for l in lines if l.startswith(prefix))
+    return float(line[len(prefix):].split()[0].rstrip(":"))
+
+
+@pytest.mark.parametrize("hold", [True, False], ids=["hold", "no-hold"])
+def test_pod_deletion_stops_the_proxy_only_after_the_workload(images, tmp_path, hold):
+    """`podman pod stop` TERMs every container at once, as the kubelet does
+    when a pod is deleted. The workload takes 2 s to stop, sending requests
+    through the proxy meanwhile. With the hold (the default) they all succeed
+    and the proxy gets its TERM after the workload exited; without it the
+    proxy goes first and the workload's last requests fail."""
+    import uuid
+
+    import yaml
+
+    from pod import Pod, podman
+
+    manifest = yaml.safe_load((ROOT / "examples/pod-deletion/job.yaml").read_text())
+    if not hold:
+        proxy = manifest["spec"]["template"]["spec"]["containers"][1]
+        proxy["env"].append({"name": "PODINIT_HOLD_TERM", "value": "0"})
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    pod = Pod(path, f"pod-deletion-{uuid.uuid4().hex[:6]}")
+    try:
+        pod.play()
+        wait_for(lambda: "workload running" in pod.logs("main-app"), 60, "the workload to run")
+        stop_sent = time.time()
+        podman("pod", "stop", "--time", "30", pod.name, timeout=60)
+        assert pod.exit_codes() == {"main-app": 0, "proxy": 0}
+        main, proxy = pod.logs("main-app"), pod.logs("proxy")
+        workload_term = logged_time(main, "workload got TERM at ")
+        workload_exit = logged_time(main, "workload exiting at ")
+        proxy_term = logged_time(proxy, "proxy got TERM at ")
+        summary = next(l for l in main if l.startswith("workload exiting at "))
+        requests, failed = int(summary.split()[4]), int(summary.split()[9])
+        assert workload_term - stop_sent < 1.5  # TERM reached the workload at once
+        assert workload_exit - workload_term >= 2  # its own stop took 2 s
+        assert requests >= 10
+        pod_end = max(finished_at(pod.state(name)) for name in pod.containers)
+        if hold:
+            assert proxy_term > workload_exit
+            assert failed == 0, summary
+            assert pod_end - workload_exit < 2  # down soon after the workload
+            record_figure("pod stop: workload exit -> proxy TERM (s)", proxy_term - workload_exit)
+            record_figure("pod stop: workload exit -> pod end (s)", pod_end - workload_exit)
+        else:
+            assert proxy_term < workload_exit
+            assert failed > 0, summary
     finally:
         pod.remove()
