@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -49,6 +50,90 @@ def children_of(pid: int) -> List[int]:
             if int(stat[stat.rfind(b")") + 2 :].split()[1]) == pid:
                 found.append(int(entry))
     return found
+
+
+# Every process the tests start carries this variable (scripts/test and
+# conftest set it in pytest's environment, which they inherit), so whatever
+# outlives its test can be found, even once re-parented to PID 1.
+SESSION_MARK = "TESTS_SESSION_MARK"  # not PODINIT_: podinit would refuse it
+MARK = os.environ.get(SESSION_MARK) or uuid.uuid4().hex  # scripts/test sets it for pytest too
+
+
+def marked_processes(mark: str) -> List[int]:
+    """Processes alive now (not zombies) whose environment holds `mark`, and
+    this process's own children (one forked but not yet exec'd still has the
+    environment this process started with)."""
+    needle = f"{SESSION_MARK}={mark}".encode()
+    me = os.getpid()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_bytes()
+            fields = stat[stat.rfind(b")") + 2 :].split()
+            if fields[0] == b"Z":
+                continue
+            if int(fields[1]) == me or needle in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+LINGER = 5.0  # seconds a process that is on its way out gets to finish
+
+
+def left_running(linger: float = LINGER) -> List[int]:
+    """Marked processes still alive once `linger` has passed; all of them killed.
+
+    Nothing found must be seen twice in a row: a process in the middle of
+    execve() can show an empty environment for an instant.
+    """
+    deadline = time.monotonic() + linger
+    empty_scans = 0
+    while True:
+        alive = marked_processes(MARK)
+        empty_scans = 0 if alive else empty_scans + 1
+        if empty_scans == 2 or (alive and time.monotonic() > deadline):
+            break
+        time.sleep(0.02)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    return alive
+
+
+def descendants_of(pid: int) -> List[int]:
+    found, todo = [], [pid]
+    while todo:
+        children = children_of(todo.pop())
+        found.extend(children)
+        todo.extend(children)
+    return found
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and everything under it. Each is stopped first, so none
+    can fork a child that escapes the list or be re-parented out of it."""
+    stopped: set = set()
+    while True:
+        tree = {pid, *descendants_of(pid)} - stopped
+        if not tree:
+            break
+        for member in tree:
+            try:
+                os.kill(member, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped |= tree
+    for member in stopped:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def zombies_of(pid: int) -> List[int]:
@@ -187,14 +272,15 @@ class Run:
         return 128 - code if code < 0 else code
 
     def close(self) -> None:
+        """Kill podinit and every process under it (its workload too), then
+        reap podinit: nothing of the run outlives the test."""
         if self.proc.poll() is None:
-            self.proc.kill()
-            if self.mode == "pid1" and self._podinit_pid:
-                try:
-                    os.kill(self._podinit_pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            kill_tree(self.proc.pid)
             self.proc.wait()
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+        self._reports.close()
 
 
 
