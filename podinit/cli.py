@@ -54,6 +54,8 @@ def configured(flags: Mapping[str, Any]) -> Union[Config, int]:
         log.error(str(error))
         return error.exit_code
     log.configure(config.log_level, config.log_format)
+    if config.ignored_variables:
+        log.debug("ignoring Kubernetes service-link variables", variables=config.ignored_variables)
     return config
 
 

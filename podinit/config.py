@@ -14,7 +14,7 @@ from podinit import exitcodes
 from podinit.options import BY_ENV, BY_NAME, ENV_PREFIX, OPTIONS
 
 if TYPE_CHECKING:
-    from typing import Any, Dict, Mapping, Optional, Tuple
+    from typing import Any, Dict, List, Mapping, Optional, Tuple
 
     from podinit.options import Option
 
@@ -30,9 +30,10 @@ class ConfigError(Exception):
 class Config:
     """The resolved options, as attributes named like the options."""
 
-    __slots__ = tuple(option.name for option in OPTIONS)
+    __slots__ = tuple(option.name for option in OPTIONS) + ("ignored_variables",)
 
     def __init__(self, values: Mapping[str, Any]) -> None:
+        self.ignored_variables: List[str] = []  # service links, named at debug level
         for name, value in values.items():
             setattr(self, name, value)
 
@@ -43,7 +44,7 @@ class Config:
 
 def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
     """Build the Config; `flags` maps option names to what the command line gave."""
-    _reject_unknown_variables(environ)
+    ignored = _unknown_variables(environ)
     file_values, file_path = _read_config_file(flags, environ)
     resolved: Dict[str, Any] = {}
     labels: Dict[str, str] = {}
@@ -57,7 +58,9 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
         else:
             resolved[option.name] = _parse(option, str(raw), label)
     _check_together(resolved, labels)
-    return Config(resolved)
+    config = Config(resolved)
+    config.ignored_variables = ignored
+    return config
 
 
 def _check_together(resolved: Dict[str, Any], labels: Dict[str, str]) -> None:
@@ -124,12 +127,51 @@ def _parse(option: Option, raw: str, label: str) -> Any:
         raise ConfigError(f"{label}={raw!r}: {error}") from None
 
 
-def _reject_unknown_variables(environ: Mapping[str, str]) -> None:
-    """A misspelt PODINIT_ variable would silently do nothing: refuse it."""
+def _unknown_variables(environ: Mapping[str, str]) -> List[str]:
+    """PODINIT_ variables that are no option: Kubernetes service links are
+    returned (to be named at debug level), any other is refused, since a
+    misspelt variable would silently do nothing."""
+    ignored = []
     for key in sorted(environ):
-        if key.startswith(ENV_PREFIX) and key not in BY_ENV:
-            known = ", ".join(sorted(BY_ENV))
-            raise ConfigError(f"{key} is not a podinit variable (known: {known})")
+        if not key.startswith(ENV_PREFIX) or key in BY_ENV:
+            continue
+        if is_service_link(key, environ[key]):
+            ignored.append(key)
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(key, list(BY_ENV), n=1, cutoff=0.8)
+        if close:
+            raise ConfigError(f"{key} is not a podinit variable; did you mean {close[0]}?")
+        known = ", ".join(sorted(BY_ENV))
+        raise ConfigError(f"{key} is not a podinit variable (known: {known})")
+    return ignored
+
+
+# What the kubelet puts into every container for each Service of the
+# namespace (unless enableServiceLinks: false), for a Service named S (upper
+# case, '-' as '_'): S_SERVICE_HOST, S_SERVICE_PORT, S_SERVICE_PORT_<NAME>,
+# and the Docker-link style S_PORT, S_PORT_<N>_<PROTO>[_PROTO|_PORT|_ADDR].
+# A Service named podinit or podinit-anything gives PODINIT_ variables.
+_ADDRESS = r"[0-9A-Fa-f.:]+"
+_URL = rf"(tcp|udp|sctp)://(\[?{_ADDRESS}\]?):[0-9]+"
+_SERVICE_LINKS = (
+    (r"_SERVICE_HOST", _ADDRESS),
+    (r"_SERVICE_PORT(_[A-Z0-9_]+)?", r"[0-9]+"),
+    (r"_PORT", _URL),
+    (r"_PORT_[0-9]+_(TCP|UDP|SCTP)", _URL),
+    (r"_PORT_[0-9]+_(TCP|UDP|SCTP)_PROTO", r"tcp|udp|sctp"),
+    (r"_PORT_[0-9]+_(TCP|UDP|SCTP)_PORT", r"[0-9]+"),
+    (r"_PORT_[0-9]+_(TCP|UDP|SCTP)_ADDR", _ADDRESS),
+)
+
+
+def is_service_link(key: str, value: str) -> bool:
+    """Whether KEY=VALUE has the shape of a Kubernetes service-link variable."""
+    import re
+
+    return any(re.fullmatch(rf"[A-Z][A-Z0-9_]*{name}", key) and re.fullmatch(shape, value)
+               for name, shape in _SERVICE_LINKS)
 
 
 def _read_config_file(

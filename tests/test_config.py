@@ -69,9 +69,71 @@ def test_bad_flag_is_refused_before_the_workload(tmp_path, variable, value):
     assert_refused(result, tmp_path, flag, repr(value))
 
 
-def test_misspelt_variable_is_refused(tmp_path):
-    result = podinit(marker_workload(tmp_path), clean_env(PODINIT_GRACE_PERIODS="1"))
-    assert_refused(result, tmp_path, "PODINIT_GRACE_PERIODS", "PODINIT_GRACE_PERIOD")
+@pytest.mark.parametrize("variable", ["PODINIT_GRACE_PERIODS", "PODINIT_GRACE_PERIDO",
+                                      "PODINIT_HOLD_TIMOUT", "PODINIT_SHARED_DIRS"])
+def test_misspelt_variable_is_refused_with_a_suggestion(tmp_path, variable):
+    result = podinit(marker_workload(tmp_path), clean_env(**{variable: "1"}))
+    meant = {"PODINIT_GRACE_PERIODS": "PODINIT_GRACE_PERIOD", "PODINIT_GRACE_PERIDO": "PODINIT_GRACE_PERIOD",
+             "PODINIT_HOLD_TIMOUT": "PODINIT_HOLD_TIMEOUT", "PODINIT_SHARED_DIRS": "PODINIT_SHARED_DIR"}
+    assert_refused(result, tmp_path, variable, f"did you mean {meant[variable]}?")
+
+
+def test_unknown_variable_far_from_any_is_refused(tmp_path):
+    result = podinit(marker_workload(tmp_path), clean_env(PODINIT_FROBNICATE="1"))
+    assert_refused(result, tmp_path, "PODINIT_FROBNICATE is not a podinit variable (known: ")
+
+
+# What the kubelet sets for a Service `podinit` (ports 80/TCP named http and
+# 9090/UDP) and a Service `podinit-metrics` (one unnamed port), on IPv4 and IPv6.
+SERVICE_LINKS = {
+    "PODINIT_SERVICE_HOST": "10.96.12.7",
+    "PODINIT_SERVICE_PORT": "80",
+    "PODINIT_SERVICE_PORT_HTTP": "80",
+    "PODINIT_SERVICE_PORT_STATS_UDP": "9090",
+    "PODINIT_PORT": "tcp://10.96.12.7:80",
+    "PODINIT_PORT_80_TCP": "tcp://10.96.12.7:80",
+    "PODINIT_PORT_80_TCP_PROTO": "tcp",
+    "PODINIT_PORT_80_TCP_PORT": "80",
+    "PODINIT_PORT_80_TCP_ADDR": "10.96.12.7",
+    "PODINIT_PORT_9090_UDP": "udp://10.96.12.7:9090",
+    "PODINIT_PORT_9090_UDP_PROTO": "udp",
+    "PODINIT_METRICS_SERVICE_HOST": "fd00:10:96::3",
+    "PODINIT_METRICS_SERVICE_PORT": "8080",
+    "PODINIT_METRICS_PORT": "tcp://[fd00:10:96::3]:8080",
+    "PODINIT_METRICS_PORT_8080_TCP": "tcp://[fd00:10:96::3]:8080",
+    "PODINIT_METRICS_PORT_8080_TCP_PROTO": "tcp",
+    "PODINIT_METRICS_PORT_8080_TCP_PORT": "8080",
+    "PODINIT_METRICS_PORT_8080_TCP_ADDR": "fd00:10:96::3",
+}
+
+
+def test_kubernetes_service_links_never_stop_podinit(tmp_path):
+    env = clean_env(**SERVICE_LINKS, PODINIT_LOG_LEVEL="debug", PODINIT_LOG_FORMAT="json")
+    result = podinit(["--", "env"], env)
+    assert result.returncode == 0, result.stderr
+    seen = dict(line.split("=", 1) for line in result.stdout.decode().splitlines() if "=" in line)
+    assert {k: seen[k] for k in SERVICE_LINKS} == SERVICE_LINKS  # the workload gets them as they were
+    events = [json.loads(line) for line in result.stderr.decode().splitlines()]
+    ignored = [e for e in events if e["event"] == "ignoring Kubernetes service-link variables"]
+    assert len(ignored) == 1 and sorted(ignored[0]["variables"]) == sorted(SERVICE_LINKS)
+    assert ignored[0]["level"] == "debug"
+
+
+def test_service_links_are_quiet_at_the_default_level(tmp_path):
+    result = podinit(marker_workload(tmp_path), clean_env(**SERVICE_LINKS))
+    assert result.returncode == 0 and result.stderr == b""
+    assert (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("variable, value", [
+    ("PODINIT_SERVICE_HOST", "yes"),  # a service link's name, not its value
+    ("PODINIT_PORT", "8080"),
+    ("PODINIT_SERVICE_PORT_HTTP", "http"),
+    ("PODINIT_PORT_80_TCP_PROTO", "tcp6"),
+])
+def test_a_variable_named_like_a_service_link_with_another_value_is_refused(tmp_path, variable, value):
+    result = podinit(marker_workload(tmp_path), clean_env(**{variable: value}))
+    assert_refused(result, tmp_path, variable)
 
 
 def test_unknown_flag_is_refused(tmp_path):
