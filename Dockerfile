@@ -20,3 +20,6 @@ RUN sh /src/podinit-forms.sh /src /podinit
 # `podinit inject` adds an initContainer that runs cp -a /podinit/dist/. DIR
 FROM ${BUSYBOX}
 COPY --from=build /podinit /podinit
+# A numeric non-root user: a pod with runAsNonRoot and no runAsUser is refused
+# an image whose user is root (or a name the kubelet cannot check).
+USER 65532:65532

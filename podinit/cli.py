@@ -13,7 +13,7 @@ import sys
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 
 if TYPE_CHECKING:
-    from typing import Any, List, Mapping, Optional, Sequence, Union
+    from typing import Any, List, Mapping, Optional, Sequence, Tuple, Union
 
     from podinit.config import Config
 
@@ -99,8 +99,12 @@ def status_command(flags: Mapping[str, Any], as_json: bool) -> int:
 
 
 def inject_command(source: str, main: Optional[str], waits: Sequence[str],
-                   commands: Sequence[str], image: str, native: bool) -> int:
-    """`podinit inject`: rewrite manifests; nothing on stdout unless all is well."""
+                   commands: Sequence[str], image: str, native: bool,
+                   install: Tuple[int, str, str]) -> int:
+    """`podinit inject`: rewrite manifests; nothing on stdout unless all is well.
+
+    `install` is the initContainer's UID, resource requests and limits.
+    """
     from podinit import exitcodes, inject, log, targets
 
     try:
@@ -121,7 +125,10 @@ def inject_command(source: str, main: Optional[str], waits: Sequence[str],
                     text = file.read()
         except (OSError, UnicodeDecodeError) as error:
             raise inject.InjectError(f"{source}: cannot read: {getattr(error, 'strerror', None) or error}") from None
-        output = inject.inject_text(text, inject.Options(main, wait_map, command_map, image, native))
+        user, requests, limits = install
+        installer = inject.installer(image, user, inject.resources(requests, "--install-requests"),
+                                     inject.resources(limits, "--install-limits"))
+        output = inject.inject_text(text, inject.Options(main, wait_map, command_map, installer, native))
     except inject.InjectError as error:
         log.error(str(error))
         return exitcodes.USAGE

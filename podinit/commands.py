@@ -147,13 +147,24 @@ def status(as_json: bool, **flags: Optional[str]) -> None:
 @click.option("--native", is_flag=True,
               help="Kubernetes 1.29+ native sidecars: move the sidecars to initContainers "
                    "with restartPolicy Always; only the main container runs under podinit.")
+@click.option("--install-user", default=65532, show_default=True, type=click.IntRange(1),
+              help="The UID (and GID) the initContainer copies podinit as; never root.")
+@click.option("--install-requests", default="cpu=10m,memory=16Mi", show_default=True,
+              metavar="RESOURCE=QUANTITY,...",
+              help="The initContainer's resource requests; '' for none.")
+@click.option("--install-limits", default="cpu=200m,memory=64Mi", show_default=True,
+              metavar="RESOURCE=QUANTITY,...",
+              help="The initContainer's resource limits; '' for none.")
 def inject(source: str, main_name: Optional[str], waits: Tuple[str, ...],
-           commands: Tuple[str, ...], image: str, native: bool) -> None:
+           commands: Tuple[str, ...], image: str, native: bool, install_user: int,
+           install_requests: str, install_limits: str) -> None:
     """Add podinit to the pod templates of a YAML stream (FILE, or - for
     stdin) and print it: podinit inject job.yaml | kubectl apply -f -"""
     from podinit.cli import inject_command
 
-    raise click.exceptions.Exit(inject_command(source, main_name, waits, commands, image, native))
+    raise click.exceptions.Exit(inject_command(
+        source, main_name, waits, commands, image, native,
+        install=(install_user, install_requests, install_limits)))
 
 
 def dispatch(args: List[str]) -> int:

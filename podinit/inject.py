@@ -51,12 +51,61 @@ class InjectError(Exception):
 
 
 class Options:
-    """What the command line asked for."""
+    """What the command line asked for; `installer` is the initContainer to add."""
 
     def __init__(self, main: Optional[str], waits: Mapping[str, List[str]],
-                 commands: Mapping[str, List[str]], image: str, native: bool) -> None:
+                 commands: Mapping[str, List[str]], installer: Dict[str, Any], native: bool) -> None:
         self.main, self.waits, self.commands = main, waits, commands
-        self.image, self.native = image, native
+        self.installer, self.native = installer, native
+
+
+def installer(image: str, user: int, requests: Dict[str, str], limits: Dict[str, str]) -> Dict[str, Any]:
+    """The initContainer that copies podinit into the pod.
+
+    It passes Pod Security Admission's `restricted` profile (non-root with a
+    numeric UID, no privilege escalation, no capabilities, RuntimeDefault
+    seccomp) and writes nothing but the emptyDir, so its root filesystem is
+    read-only. `cp -R`, not `cp -a`: a non-root copy cannot keep root's
+    ownership, and needs none.
+    """
+    container: Dict[str, Any] = {
+        "name": INSTALLER,
+        "image": image,
+        "command": ["cp", "-R", "/podinit/dist/.", f"{BIN_PATH}/"],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": user,
+            "runAsGroup": user,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    wanted = {kind: amounts for kind, amounts in (("requests", requests), ("limits", limits)) if amounts}
+    if wanted:
+        container["resources"] = wanted
+    container["volumeMounts"] = [{"name": BIN_VOLUME, "mountPath": BIN_PATH}]
+    return container
+
+
+# A Kubernetes resource quantity: 100m, 0.5, 64Mi, 1G, 2e3.
+QUANTITY = r"[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?"
+
+
+def resources(text: str, flag: str) -> Dict[str, str]:
+    """`cpu=10m,memory=16Mi` as a resources map; '' gives none."""
+    import re
+
+    amounts: Dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, amount = item.partition("=")
+        if not sep or not re.fullmatch(r"[a-z0-9]([-a-z0-9./]*[a-z0-9])?", name):
+            raise InjectError(f"{flag}={text!r}: expected RESOURCE=QUANTITY,... (cpu=10m,memory=16Mi)")
+        if not re.fullmatch(QUANTITY, amount):
+            raise InjectError(f"{flag}={text!r}: {amount!r} is not a Kubernetes quantity")
+        amounts[name] = amount
+    return amounts
 
 
 def parse_pairs(values: Sequence[str], flag: str) -> List[Tuple[str, str]]:
@@ -158,12 +207,9 @@ def _inject_spec(spec: Dict[str, Any], label: str, options: Options) -> None:
     _wrap(main, label, main_env, shared=not options.native)
 
     init = spec.setdefault("initContainers", [])
-    init.insert(0, {
-        "name": INSTALLER,
-        "image": options.image,
-        "command": ["cp", "-a", "/podinit/dist/.", f"{BIN_PATH}/"],
-        "volumeMounts": [{"name": BIN_VOLUME, "mountPath": BIN_PATH}],
-    })
+    import copy
+
+    init.insert(0, copy.deepcopy(options.installer))  # each template its own
     volumes = spec.setdefault("volumes", [])
     volumes.append({"name": BIN_VOLUME, "emptyDir": {}})
     if not options.native:

@@ -68,19 +68,36 @@ def test_workload_waits_for_the_proxy_and_stops_it_by_its_quit_url(play):
     record_figure("workload exit -> pod end, quit URL (s)", pod_end - main_end)
 
 
-def test_injected_seed_job_completes_with_images_never_rebuilt(images, tmp_path):
+def restricted(job: dict) -> dict:
+    """The Job as a namespace at Pod Security `restricted` wants it: non-root
+    (any UID), no privilege escalation, no capabilities, RuntimeDefault seccomp."""
+    spec = job["spec"]["template"]["spec"]
+    spec["securityContext"] = {"runAsNonRoot": True, "runAsUser": 4321,
+                               "seccompProfile": {"type": "RuntimeDefault"}}
+    for container in spec["containers"]:
+        container["securityContext"] = {"allowPrivilegeEscalation": False,
+                                        "capabilities": {"drop": ["ALL"]}}
+    return job
+
+
+@pytest.mark.parametrize("hardened", [False, True], ids=["as-is", "restricted"])
+def test_injected_seed_job_completes_with_images_never_rebuilt(images, tmp_path, hardened):
     """podinit inject on the seed's original Job: its own images (the sidecar
-    is plain busybox), podinit copied in by an initContainer at run time."""
+    is plain busybox), podinit copied in by an initContainer at run time, as
+    UID 65532 into the emptyDir; and the same Job hardened for `restricted`."""
     import subprocess
     import uuid
+
+    import yaml
 
     from harness import PODINIT, clean_env
     from pod import Pod
 
-    root = Path(__file__).resolve().parents[2]
+    job = yaml.safe_load((ROOT / "examples/seed-original/job.yaml").read_text())
+    if hardened:
+        job = restricted(job)
     injected = subprocess.run(
-        PODINIT + ["inject", str(root / "examples/seed-original/job.yaml"),
-                   "--image", "localhost/podinit:latest"],
+        PODINIT + ["inject", "-", "--image", "localhost/podinit:latest"], input=yaml.safe_dump(job),
         env=clean_env(), capture_output=True, text=True, timeout=30, check=True).stdout
     manifest = tmp_path / "injected.yaml"
     manifest.write_text(injected)
@@ -90,6 +107,12 @@ def test_injected_seed_job_completes_with_images_never_rebuilt(images, tmp_path)
         assert pod.exit_codes() == {"main-app": 0, "sidecar-logger": 0}
         assert pod.pod_state() == "Exited"
         assert len(workload_lines(pod.logs("main-app"))) == 3
+        if hardened:
+            from pod import podman
+
+            for name in pod.containers:
+                user = podman("inspect", pod.container(name), "--format", "{{.Config.User}}").strip()
+                assert user.split(":")[0] == "4321", (name, user)
     finally:
         pod.remove()
 
@@ -147,3 +170,11 @@ def test_pod_deletion_stops_the_proxy_only_after_the_workload(images, tmp_path, 
             assert failed > 0, summary
     finally:
         pod.remove()
+
+
+def test_the_podinit_image_runs_as_a_numeric_non_root_user(images):
+    from pod import podman
+
+    user = podman("image", "inspect", "localhost/podinit:latest", "--format", "{{.Config.User}}").strip()
+    uid = user.split(":")[0]
+    assert uid.isdigit() and int(uid) != 0, user
