@@ -65,7 +65,19 @@ def resolve(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Config:
 
 def _check_together(resolved: Dict[str, Any], labels: Dict[str, str]) -> None:
     """Rules that involve more than one option, and defaults that depend on others."""
+    # podinit moves to / once the workload runs (it must pin no directory),
+    # so the paths it uses later are made absolute now.
+    for option in ("shared_dir", "termination_log"):
+        if resolved[option]:
+            resolved[option] = os.path.abspath(resolved[option])
     shared = resolved["shared_dir"]
+    if resolved["kill_group"]:  # a group gets SIGSTOP for a terminal's stop, as with dumb-init
+        import _signal
+
+        from podinit.signals import TTY_STOPS
+
+        stops = dict.fromkeys(TTY_STOPS, _signal.SIGSTOP)
+        resolved["signal_rewrite"] = {**stops, **resolved["signal_rewrite"]}
     needs_shared = f"{labels['shared_dir']} (the directory shared by the pod's containers)"
     for option in ("wait", "ready_check"):
         for target in resolved[option]:

@@ -99,6 +99,22 @@ OPTIONS = (
         switch=True,
     ),
     Option(
+        "parent_death_signal",
+        signals.parse,
+        None,
+        "The signal podinit gets when the process that started it dies "
+        "(PR_SET_PDEATHSIG), forwarded to the workload like any other (tini -p).",
+        metavar="SIGNAL",
+    ),
+    Option(
+        "warn_on_reap",
+        values.boolean,
+        False,
+        "Log a warning for every process other than the workload that podinit "
+        "reaps (tini -w).",
+        switch=True,
+    ),
+    Option(
         "signal_rewrite",
         signals.parse_rewrite,
         {},

@@ -13,6 +13,7 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Dict, List, Optional
 
+PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 
 
@@ -28,14 +29,24 @@ class Reaped:
 
 def become_subreaper() -> bool:
     """Make orphans of our descendants our children, as they are for PID 1."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def set_parent_death_signal(signum: int) -> bool:
+    """Have the kernel send `signum` to podinit when its parent dies."""
+    return _prctl(PR_SET_PDEATHSIG, signum)
+
+
+def _prctl(option: int, value: int) -> bool:
     import ctypes
 
     libc = ctypes.CDLL(None, use_errno=True)
-    return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return libc.prctl(option, value, 0, 0, 0) == 0
 
 
-def reap(workload: int) -> Reaped:
-    """Wait for every child that has exited, without blocking."""
+def reap(workload: int, warn: bool = False) -> Reaped:
+    """Wait for every child that has exited, without blocking; with `warn`,
+    say so for each that is not the workload."""
     status: Optional[int] = None
     while True:
         try:
@@ -46,6 +57,10 @@ def reap(workload: int) -> Reaped:
             return Reaped(status, True)
         if pid == workload:
             status = wait_status
+        elif warn:
+            from podinit import log
+
+            log.warning(f"Reaped zombie process with pid={pid}")  # tini's words, for its users
 
 
 def descendants(root: int) -> List[int]:
@@ -82,3 +97,18 @@ def signal_all(pids: List[int], signum: int) -> List[int]:
             continue
         reached.append(pid)
     return reached
+
+
+def stopped(pids: List[int]) -> List[int]:
+    """Those of `pids` stopped now (state T, or t under a tracer): the ones a
+    SIGCONT must wake, and the only ones it should reach."""
+    found = []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as file:
+                stat = file.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2 :][:1] in (b"T", b"t"):
+            found.append(pid)
+    return found

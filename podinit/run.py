@@ -28,6 +28,8 @@ def run(command: Sequence[str], config: Config) -> int:
     tty = spawn.detach_terminal()
     if os.getpid() != 1 and not reaper.become_subreaper():
         log.warning("cannot become child subreaper; orphans go to the real init")
+    if config.parent_death_signal and not reaper.set_parent_death_signal(config.parent_death_signal):
+        log.warning("cannot set the parent death signal", signal=config.parent_death_signal)
     member = None
     if config.shared_dir:
         from podinit.handshake import Member, SharedDirError
@@ -51,13 +53,24 @@ def run(command: Sequence[str], config: Config) -> int:
     started = time.time()
     log.debug("workload started", pid=workload, command=list(command))
     watch = watch_peers(config, member)
+    if not (member and config.ready_check):
+        leave_working_directory()
     # Everything start-up made lives until exit: keep the cyclic collector
     # off it, so a collection cannot stall a stop or a forwarded signal.
     gc.freeze()
     status, stopped = supervise.supervise(workload, config, watch)
     code = finish(config, member, status, started, watch.reason if stopped and watch else "")
-    supervise.stop_leftovers(config.leftover_grace)  # after the peers know: they need not wait
+    supervise.stop_leftovers(config.leftover_grace, config.warn_on_reap)  # after the peers know
     return code
+
+
+def leave_working_directory() -> None:
+    """Move to / once the workload runs, as dumb-init does: an init that
+    keeps the directory it was started in can block an unmount of it."""
+    try:
+        os.chdir("/")
+    except OSError as error:
+        log.debug("cannot move to /", reason=error.strerror)
 
 
 def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]:
@@ -67,8 +80,12 @@ def watch_peers(config: Config, member: Optional[Member]) -> Optional[PeerWatch]
     if config.ready_check:
         from podinit import readiness
 
+        def ready() -> None:
+            member.mark_ready()
+            leave_working_directory()  # the checks may have used it
+
         readiness.in_background(config.ready_check, config.wait_attempt_timeout,
-                                config.wait_max_interval, member.mark_ready)
+                                config.wait_max_interval, ready)
     else:
         member.mark_ready()
     if not config.stop_with:

@@ -20,8 +20,13 @@ TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing
 if TYPE_CHECKING:
     from typing import Dict, Iterable, Optional, Set
 
-# Raised by a faulting thread against itself: forwarding them makes no sense
-# and blocking them would hide a crash of podinit (the same set as tini's).
+# Raised by a faulting thread against itself, but also sent with kill() like
+# any other. Blocking them is safe: for a real fault the kernel unblocks the
+# signal, resets it to its default action and kills podinit (the faulting
+# instruction could never go on), whereas the same numbers sent by another
+# process (SI_USER, SI_QUEUE, SI_TKILL) stay pending and are forwarded like
+# every other signal, as dumb-init does; tini leaves them unblocked, so a
+# `kill -ABRT` kills tini and orphans its workload.
 SYNCHRONOUS = {
     signal.SIGSEGV,
     signal.SIGBUS,
@@ -35,11 +40,13 @@ UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
 
 # Forwarding one of these starts the grace period (when one is set).
 TERMINATING = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
-# A terminal's stop requests: forwarded, then podinit stops itself too so the
-# shell that started it sees the job stopped (dumb-init's behaviour).
+# A terminal's stop requests: forwarded (as SIGSTOP to a process group, which
+# cannot ignore it, unless rewritten), then podinit stops itself too, even if
+# the rewrite dropped it, so the shell that started it sees the job stopped
+# (dumb-init's behaviour).
 TTY_STOPS = {signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU}
 
-FORWARDED = set(signal.valid_signals()) - SYNCHRONOUS - UNCATCHABLE - {signal.SIGCHLD}
+FORWARDED = set(signal.valid_signals()) - UNCATCHABLE - {signal.SIGCHLD}
 HANDLED = FORWARDED | {signal.SIGCHLD}
 
 

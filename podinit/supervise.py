@@ -6,10 +6,11 @@ has ended. When the peers this container stops with have ended (`stop`, set
 by podinit.peers, which wakes the loop), the workload gets stop_signal and,
 after stop_grace, SIGKILL. A sidecar holds a TERM or INT that comes while
 those peers run (a pod being deleted TERMs every container at once) until
-they end, a second one comes, or hold_timeout passes. Then (stop_leftovers, called once the peers have
-been told) whatever the workload left running gets SIGTERM, SIGKILL after
-the leftover grace period, and podinit returns as soon as nothing is left,
-at once when nothing was.
+they end, a second one comes, or hold_timeout passes. Then (stop_leftovers,
+called once the peers have been told) whatever the workload left running
+gets SIGTERM (and SIGCONT if it is stopped), SIGKILL after the leftover grace
+period, and podinit returns as soon as nothing is left, at once when nothing
+was.
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def supervise(workload: int, config: Config,
                 signum = None
         if signum is not None and signum != signal.SIGCHLD:
             kill_at = forward_and_time(workload, signum, config, kill_at)
-        reaped = reaper.reap(workload)
+        reaped = reaper.reap(workload, config.warn_on_reap)
         if reaped.workload_status is not None:
             break
         if watch is not None and not stopping and watch.stop.is_set():
@@ -109,15 +110,15 @@ def forward_and_time(workload: int, signum: int, config: Config,
 def forward(workload: int, signum: int, config: Config) -> int:
     """Pass `signum` on (rewritten if asked); returns the signal sent, 0 if none."""
     sent = config.signal_rewrite.get(signum, signum)
-    if sent == 0:
-        if log.enabled("debug"):
-            log.debug("signal dropped", signal=signals.name(signum))
-        return 0
-    _send(target(workload, config), sent)
+    if sent:
+        _send(target(workload, config), sent)
     if log.enabled("debug"):  # naming a signal imports the enum module
-        log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent),
-                  to=target(workload, config))
-    if sent in signals.TTY_STOPS and os.getpid() != 1:
+        if sent:
+            log.debug("signal forwarded", received=signals.name(signum), sent=signals.name(sent),
+                      to=target(workload, config))
+        else:
+            log.debug("signal dropped", signal=signals.name(signum))
+    if signum in signals.TTY_STOPS and os.getpid() != 1:
         os.kill(os.getpid(), signal.SIGSTOP)  # stop with the job, as dumb-init does
     return sent
 
@@ -127,18 +128,19 @@ def target(workload: int, config: Config) -> int:
     return -workload if config.kill_group else workload
 
 
-def stop_leftovers(grace: float) -> None:
-    """TERM what the workload left behind, KILL it after `grace`, reap it all."""
-    if not reaper.reap(0).children_left:
+def stop_leftovers(grace: float, warn: bool = False) -> None:
+    """TERM what the workload left behind, KILL it after `grace`, reap it all
+    (`warn`: saying so for each)."""
+    if not reaper.reap(0, warn).children_left:
         return  # nothing was left: no /proc scan, no wait
     me = os.getpid()
     pids = reaper.signal_all(reaper.descendants(me), signal.SIGTERM)
-    reaper.signal_all(pids, signal.SIGCONT)  # a stopped process cannot act on TERM
+    reaper.signal_all(reaper.stopped(pids), signal.SIGCONT)  # a stopped one cannot act on TERM
     if pids:
         log.warning("stopping processes the workload left behind", pids=pids, grace=grace)
     deadline = time.monotonic() + grace
     killed = False
-    while reaper.reap(0).children_left:
+    while reaper.reap(0, warn).children_left:
         now = time.monotonic()
         if now >= deadline:
             if killed:
